@@ -1,0 +1,1 @@
+"""Pure normaliser: any source item in, advisory records out."""

@@ -1,0 +1,113 @@
+"""Issuer advice scales mapped onto the common 1-4 level scale.
+
+The table in ``docs/advisory-schema.md`` is encoded here once: each issuer's own
+wording (State's "Level 3: Reconsider Travel", the FCDO's ``alert_status`` values and
+prose, Canada's ``advisory-state`` and texts, Australia, New Zealand, Ireland). Phrases
+match case-insensitively, longest first, after dashes and entities are normalised, so
+"all but essential travel" wins over "all travel".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Issuer-specific wording first; generic wording that any issuer may use last.
+# (pattern, level, issuers it belongs to or () for any)
+_PHRASES: tuple[tuple[str, int, tuple[str, ...]], ...] = (
+    (r"level\s*4\s*[:\-]?\s*do\s+not\s+travel", 4, ("US",)),
+    (r"level\s*3\s*[:\-]?\s*reconsider\s+travel", 3, ("US",)),
+    (r"level\s*2\s*[:\-]?\s*exercise\s+increased\s+caution", 2, ("US",)),
+    (r"level\s*1\s*[:\-]?\s*exercise\s+normal\s+precautions", 1, ("US",)),
+    (r"(?:advises?|advising|advised)\s+against\s+all\s+but\s+essential\s+travel", 3, ("GB",)),
+    (r"against\s+all\s+but\s+essential\s+travel", 3, ("GB",)),
+    (r"(?:advises?|advising|advised)\s+against\s+all\s+travel", 4, ("GB",)),
+    (r"against\s+all\s+travel", 4, ("GB",)),
+    (r"avoid\s+all\s+but\s+essential\s+travel", 3, ()),
+    (r"avoid\s+non[\s\-]?essential\s+travel", 3, ("CA", "NZ", "IE")),
+    (r"avoid\s+all\s+non[\s\-]?essential\s+travel", 3, ()),
+    (r"avoid\s+(?:all|any)\s+travel", 4, ("CA",)),
+    (r"reconsider\s+(?:your\s+|their\s+|the\s+)?need\s+(?:for|to)\s+travel", 3, ("AU",)),
+    (r"reconsider\s+(?:all\s+)?travel", 3, ("US",)),
+    (r"do\s+not\s+travel", 4, ("US", "AU", "NZ", "IE")),
+    (r"exercise\s+a\s+high\s+degree\s+of\s+caution", 2, ("CA", "AU")),
+    (r"high\s+degree\s+of\s+caution", 2, ("CA", "AU", "IE")),
+    (r"exercise\s+increased\s+caution", 2, ("US", "NZ")),
+    (r"exercise\s+normal\s+safety\s+and\s+security\s+precautions", 1, ("NZ",)),
+    (r"(?:exercise|take)\s+normal\s+(?:safety|security)\s+precautions", 1, ("CA", "AU")),
+    (r"exercise\s+normal\s+precautions", 1, ("US",)),
+    (r"normal\s+precautions", 1, ("IE",)),
+    (r"\blevel\s*([1-4])\b(?!\s*(?:hurricane|storm|cyclone|alert\s+for))", 0, ()),
+    (r"highest(?:\s+possible)?\s+(?:travel\s+)?(?:advisory\s+|warning\s+|alert\s+)?level", 4, ()),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LevelMatch:
+    level: int
+    label: str
+    start: int
+    end: int
+
+
+_COMPILED = tuple(
+    (re.compile(pattern, re.IGNORECASE), level, issuers) for pattern, level, issuers in _PHRASES
+)
+
+
+def find_levels(text: str, issuer: str | None = None) -> list[LevelMatch]:
+    """Every scale phrase in ``text``, longest first, without overlaps, in text order."""
+    taken: list[tuple[int, int]] = []
+    found: list[LevelMatch] = []
+    for pattern, level, _issuers in _COMPILED:
+        for match in pattern.finditer(text):
+            start, end = match.span()
+            if any(start < e and s < end for s, e in taken):
+                continue
+            value = int(match.group(1)) if level == 0 else level
+            taken.append((start, end))
+            found.append(LevelMatch(value, text[start:end], start, end))
+    found.sort(key=lambda m: m.start)
+    return found
+
+
+# GOV.UK Content API ``details.alert_status`` values.
+GOVUK_ALERT_STATUS: dict[str, int] = {
+    "avoid_all_travel_to_whole_country": 4,
+    "avoid_all_but_essential_travel_to_whole_country": 3,
+}
+GOVUK_REGIONAL_STATUS: dict[str, int] = {
+    "avoid_all_travel_to_parts": 4,
+    "avoid_all_but_essential_travel_to_parts": 3,
+}
+GOVUK_LABELS: dict[int, str] = {
+    4: "FCDO advises against all travel",
+    3: "FCDO advises against all but essential travel",
+}
+
+# Global Affairs Canada ``advisory-state`` 0-3.
+CANADA_STATE: dict[int, int] = {0: 1, 1: 2, 2: 3, 3: 4}
+CANADA_LABELS: dict[int, str] = {
+    1: "Take normal security precautions",
+    2: "Exercise a high degree of caution",
+    3: "Avoid non-essential travel",
+    4: "Avoid all travel",
+}
+
+US_LABELS: dict[int, str] = {
+    1: "Level 1: Exercise Normal Precautions",
+    2: "Level 2: Exercise Increased Caution",
+    3: "Level 3: Reconsider Travel",
+    4: "Level 4: Do Not Travel",
+}
+
+
+def canada_level(state: object) -> int | None:
+    try:
+        return CANADA_STATE.get(int(str(state)))
+    except ValueError:
+        return None
+
+
+# GDACS alert colours describe hazards: they set severity, never the travel level.
+GDACS_SEVERITY: dict[str, str] = {"green": "Minor", "orange": "Moderate", "red": "Severe"}

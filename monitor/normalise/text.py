@@ -1,0 +1,154 @@
+"""Plain text from HTML, whitespace and punctuation normalisation, sentences.
+
+HTML goes through lxml's HTML parser (entities decoded exactly once); block
+elements become line breaks and list items their own lines, inline markup
+disappears without a trace, so ``<b>Moscow</b>`` and ``Moscow`` read the same.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+
+from lxml import etree
+from lxml import html as lxml_html
+
+BLOCK_TAGS = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt",
+        "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5",
+        "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table",
+        "tbody", "td", "tfoot", "th", "thead", "tr", "ul", "title",
+    }
+)  # fmt: skip
+SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "head", "svg", "iframe"})
+
+_DASHES = re.compile("[\u2010\u2011\u2012\u2013\u2014\u2015\u2212]")
+_QUOTES_SINGLE = re.compile("[\u2018\u2019\u201a\u201b\u2032]")
+_QUOTES_DOUBLE = re.compile("[\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb]")
+_SPACES = re.compile(r"[ \t\f\v\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
+_BULLETS = re.compile(r"^[ \t]*(?:[\u00b7\u2022\u25aa\u25cf\u2023\u2043\u25e6*]|-(?=\s))[ \t]*", re.M)
+_MANY_NEWLINES = re.compile(r"\n{3,}")
+_TAG_HINT = re.compile(r"<\s*/?\s*[a-zA-Z][a-zA-Z0-9]*(\s[^<>]*)?/?>")
+
+
+def looks_like_html(value: str) -> bool:
+    return bool(_TAG_HINT.search(value))
+
+
+def clean_inline(value: str) -> str:
+    """Normalise dashes, quotes and spaces of one line; strip it."""
+    value = _DASHES.sub("-", value)
+    value = _QUOTES_SINGLE.sub("'", value)
+    value = _QUOTES_DOUBLE.sub('"', value)
+    value = value.replace("\u2026", "...")
+    return _SPACES.sub(" ", value).strip()
+
+
+def normalise_text(value: str) -> str:
+    """Clean plain text: unify line ends, bullets, quotes and spaces; keep paragraphs."""
+    value = value.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
+    value = _BULLETS.sub("\n", value)
+    lines = [clean_inline(line) for line in value.split("\n")]
+    text = "\n".join(lines)
+    return _MANY_NEWLINES.sub("\n\n", text).strip()
+
+
+def _walk(node: etree._Element, out: list[str]) -> None:
+    tag = node.tag if isinstance(node.tag, str) else ""
+    tag = tag.lower()
+    if tag in SKIP_TAGS:
+        if node.tail:
+            out.append(node.tail)
+        return
+    block = tag in BLOCK_TAGS
+    if block:
+        out.append("\n\n" if tag in {"p", "div", "table", "ul", "ol", "section"} else "\n")
+    if node.text and not isinstance(node, etree._Comment):
+        out.append(node.text)
+    for child in node:
+        _walk(child, out)
+    if block:
+        out.append("\n")
+    if node.tail:
+        out.append(node.tail)
+
+
+def html_to_text(markup: str) -> str:
+    """Plain text of an HTML fragment or page, paragraphs kept as blank lines."""
+    if not markup.strip():
+        return ""
+    if not looks_like_html(markup):
+        return normalise_text(html.unescape(markup))
+    try:
+        root = lxml_html.fragment_fromstring(markup, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return normalise_text(html.unescape(_TAG_HINT.sub(" ", markup)))
+    out: list[str] = []
+    _walk(root, out)
+    return normalise_text("".join(out))
+
+
+def any_to_text(value: str) -> str:
+    """Text of a field that may or may not hold HTML (feeds mix both)."""
+    return html_to_text(value) if looks_like_html(value) else normalise_text(html.unescape(value))
+
+
+# Sentence splitting: a period, question or exclamation mark (optionally followed by a
+# closing quote or bracket) ends a sentence when whitespace and an upper-case letter, a
+# digit or an opening quote follow; known abbreviations do not end one.
+_ABBREVIATIONS = frozenset(
+    """mr mrs ms dr prof st sr jr gen col lt sgt capt gov sen rep rev no vs etc inc ltd co corp
+    jan feb mar apr jun jul aug sep sept oct nov dec mon tue wed thu fri sat sun approx est
+    dept ave blvd mt ft e.g i.e u.s u.k u.n u.a.e a.m p.m d.c""".split()
+)
+_SENTENCE_END = re.compile(r"""([.!?]+["')\]]*)(\s+)(?=["'(\[]?[A-Z0-9])""")
+
+
+def split_sentences(paragraph: str) -> list[str]:
+    sentences: list[str] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(paragraph):
+        before = paragraph[start : match.start(1)]
+        last_word = before.rsplit(None, 1)[-1].lower().rstrip(".") if before.strip() else ""
+        if match.group(1).startswith(".") and (
+            last_word in _ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha())
+        ):
+            continue
+        sentences.append(paragraph[start : match.end(1)].strip())
+        start = match.end()
+    tail = paragraph[start:].strip()
+    if tail:
+        sentences.append(tail)
+    return [s for s in sentences if s]
+
+
+def paragraphs(text: str) -> Iterator[str]:
+    for block in re.split(r"\n\s*\n", text):
+        block = block.strip()
+        if block:
+            yield block
+
+
+def iter_sentences(text: str) -> Iterator[tuple[int, str]]:
+    """(paragraph index, sentence) for every sentence; each line of a block is split too."""
+    for index, block in enumerate(paragraphs(text)):
+        for line in block.split("\n"):
+            line = line.strip()
+            if line:
+                for sentence in split_sentences(line):
+                    yield index, sentence
+
+
+def summarise(text: str, limit: int = 600) -> str:
+    """At most ``limit`` characters of ``text`` on one line, cut at a sentence end."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[:limit]
+    best = max(cut.rfind(". "), cut.rfind("! "), cut.rfind("? "))
+    if best >= limit // 3:
+        return cut[: best + 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > 0 else cut).rstrip(",;:") + "..."
