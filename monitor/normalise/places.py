@@ -123,6 +123,7 @@ class Gazetteer:
         self.short: dict[str, list[Place]] = {}  # case-sensitive codes such as "US"
         self.countries: dict[str, CountryInfo] = {}
         self.by_fips: dict[str, str] = {}
+        self.by_iso3: dict[str, str] = {}
         self._first_words: dict[str, int] = {}
         self._load()
 
@@ -169,6 +170,8 @@ class Gazetteer:
             self.countries[code] = info
             if info.fips:
                 self.by_fips[info.fips] = code
+            if row.get("iso3"):
+                self.by_iso3[row["iso3"]] = code
             if info.capital:
                 capitals[code] = info.capital
             place = Place(PlaceKind.COUNTRY, info.name, code)

@@ -1,0 +1,587 @@
+"""Sentence-level reading of an item's text: who advises what, about where, and when.
+
+The text is read sentence by sentence. A sentence is *advisory* when it gives advice,
+states a level, or reports an advisory act ("issued a warning", "urged citizens").
+Only advisory sentences (and the headline, and every sentence of a first-party alert)
+can make a country a subject, an area an area, or a date the start or end of the
+advice; everything else in a news story is context, so the countries it names are
+merely mentioned.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from monitor.models import Area, Category
+from monitor.normalise import timeframe
+from monitor.normalise.advice import extract_advice
+from monitor.normalise.categories import find_targets, score_categories
+from monitor.normalise.issuers import Ref, find_refs, names_issuer
+from monitor.normalise.levels import LevelMatch, find_levels
+from monitor.normalise.places import Gazetteer, Mention, Place, PlaceKind, gazetteer
+from monitor.normalise.text import iter_sentences
+
+_SECTION = re.compile(
+    r"^(Location|Locations|Event|Events|Actions?\s+to\s+Take|Assistance|Contact|Contacts|"
+    r"Resources|Background|Summary|Recommended\s+Actions?)\s*:\s*",
+    re.I,
+)
+_IGNORED_SECTIONS = frozenset({"assistance", "contact", "contacts", "resources"})
+_CUE = re.compile(
+    r"\b(?:advis(?:e|es|ed|ing|ory|ories)|warn(?:s|ed|ing|ings)?|urg(?:e|es|ed|ing)|"
+    r"caution(?:s|ed|ing)?|recommend\w*|alerts?|travel advice|travel notice|"
+    r"security (?:message|notice)|do not travel|reconsider|avoid\w*|told (?:its )?citizens|"
+    r"asked (?:its |their )?citizens|called on|evacuat\w*)\b",
+    re.I,
+)
+_ACT_WORD = re.compile(
+    r"\b(?:issu\w*|warn\w*|advis\w*|urg\w*|said|says|told|ask\w*|caution\w*|recommend\w*|"
+    r"relaunch\w*|releas\w*|publish\w*|post(?:ed|s)|join\w*|called|updat\w*|raised|"
+    r"announc\w*|statement|notice|alert|advisory|warning|emphasi[sz]ed|stated|cited|"
+    r"retained|declared|extended)\b",
+    re.I,
+)
+_EVENT_WORD = re.compile(
+    r"\b(?:protests?|demonstrations?|rall(?:y|ies)|march(?:es)?|gatherings?|strikes?|"
+    r"elections?|vote|referendum|events?|celebrations?|concerts?|matches|match|parades?|"
+    r"festivals?|commemorations?|funerals?|summit|holiday|anniversary|planned|scheduled|"
+    r"curfew)\b",
+    re.I,
+)
+_LOCATIVE_BEFORE = re.compile(
+    r"(?:\b(?:in|inside|within|across|throughout|into|near|around|outside|towards?|leave|"
+    r"leaving|left|depart(?:ing|ure)?(?:\s+from)?|exit(?:ing)?|evacuat\w*(?:\s+from)?|"
+    r"out\s+of|visit(?:s|ing)?|enter(?:ing)?|avoid(?:ing)?|(?:area|areas|parts?|outskirts|"
+    r"city|centre|center|suburbs?|region|province|north|south|east|west|capital)\s+of)"
+    r"\s+(?:the\s+)?(?:downtown\s+|central\s+|northern\s+|southern\s+|eastern\s+|western\s+)?$"
+    r"|\b(?:travel\w*|trips?|visit\w*|go|going|flights?|journeys?|head\w*|relocat\w*|"
+    r"mov(?:e|ing)|access)\b(?:\s+[\w-]+){0,3}?\s+to\s+(?:the\s+)?$"
+    r"|\b(?:advisor(?:y|ies)|warnings?|alerts?|notices?|level\s*[1-4]|advice)\b"
+    r"(?:\s+[\w-]+){0,2}?\s+(?:for|on|about)\s+(?:the\s+)?$)",
+    re.I,
+)
+_SUBJECT_AFTER = re.compile(
+    r"^(?:'s)?\s+(?:travel\s+(?:advisory|advisories|warnings?|alerts?|alarms?|notices?|advice)|"
+    r"cities|city|capital|border|towns?|regions?|provinces?|territory|soil|airspace)\b",
+    re.I,
+)
+_SEAT_BEFORE = re.compile(
+    r"\b(?:embass(?:y|ies)|consulates?(?:[\s-]general)?|high commission|mission|diplomats|"
+    r"officials|ambassador|representation)\s+(?:in\s+|to\s+)?(?:the\s+)?$",
+    re.I,
+)
+_FOLLOWED_BY_COUNTRY = re.compile(r"^,\s*[A-Z]")
+_NEIGHBOURHOOD = re.compile(
+    r"(?:\b([A-Z][\w.-]+)'s\s+)?\b([A-Z][\w-]+(?:\s+[A-Z][\w-]+)?)\s+(?:[a-z]+\s+)?"
+    r"(neighbou?rhoods?|district|quarter|suburb|governorate|oblast|prefecture|county)\b"
+)
+_NOT_PLACE_WORDS = frozenset(
+    """The This That These Those A An Every Each Our Their Its Any Some Central Business
+    North South East West Northern Southern Eastern Western Financial Historic Old New
+    Red Light Arts Diplomatic Government Capital Federal Special Administrative""".split()
+)
+_MONTH_NAMES = frozenset(m.capitalize() for m in timeframe.MONTHS) | {"Sept"}
+_WEEKDAY_NAMES = frozenset(d.capitalize() for d in timeframe.WEEKDAYS)
+_REGIONAL_AFTER = re.compile(
+    r"^\s*(?:to|in|within|of|for)\s+(?:the\s+)?(?:(?:parts?|areas?|regions?|provinces?|"
+    r"states?|districts?|border|north|south|east|west|northern|southern|eastern|western|"
+    r"[\w\s]{0,30}\bborder|[\w\s]{0,30}\bregion)\b|(?:\d+\s*(?:km|kilometres|kilometers|"
+    r"miles)))",
+    re.I,
+)
+_AREA_PROXIMITY = 90
+
+
+@dataclass(slots=True)
+class Sentence:
+    index: int
+    text: str
+    section: str | None
+    is_title: bool
+    bullet: bool
+    mentions: list[Mention]
+    refs: list[Ref] = field(default_factory=list)
+    levels: list[LevelMatch] = field(default_factory=list)
+    advice: list[str] = field(default_factory=list)
+    advisory: bool = False
+
+    @property
+    def speaking(self) -> bool:
+        """Gives advice, states a level, or has an issuer speak (not merely named)."""
+        return bool(self.advice or self.levels or any(r.spoke for r in self.refs))
+
+
+@dataclass(slots=True)
+class IssuerFacts:
+    code: str
+    name: str
+    level: int | None = None
+    level_label: str | None = None
+    level_evidence: str | None = None
+    advice: list[str] = field(default_factory=list)
+    evidence: str | None = None
+    body_named: bool = False
+
+
+@dataclass(slots=True)
+class Reading:
+    """Everything the text says, before the structure of the source is merged in."""
+
+    issuers: dict[str, IssuerFacts]
+    countries: list[str]
+    country_evidence: str | None
+    areas: list[Area]
+    advice: list[str]
+    categories: list[Category]
+    category_evidence: dict[Category, str]
+    targets: list[str]
+    effective: datetime | None
+    effective_evidence: str | None
+    expires: datetime | None
+    expires_evidence: str | None
+    open_ended: bool
+    advisory: bool
+    zone: tzinfo
+
+
+def _sentences(title: str, body: str, g: Gazetteer) -> list[Sentence]:
+    out: list[Sentence] = []
+    if title:
+        out.append(Sentence(0, title, None, True, False, g.scan(title)))
+    section: str | None = None
+    for block_index, block in enumerate(re.split(r"\n\s*\n", body)):
+        lines = [line.strip() for line in block.split("\n") if line.strip()]
+        for line_index, line in enumerate(lines):
+            label = _SECTION.match(line)
+            if label:
+                section = re.sub(r"\s+", " ", label.group(1).lower())
+                line = line[label.end() :]
+                if not line:
+                    continue
+            if section in _IGNORED_SECTIONS:
+                continue
+            bullet = len(lines) > 1 and line_index > 0 or section == "actions to take"
+            for _, sentence in iter_sentences(line):
+                out.append(Sentence(len(out), sentence, section, False, bullet,
+                                    g.scan(sentence)))  # fmt: skip
+        del block_index
+    return out
+
+
+def _resolve_bare(ref: Ref, history: list[Ref]) -> str | None:
+    """The government a bare "the embassy" or "the department" refers to."""
+    for previous in reversed(history):
+        if previous.code and ref.body and previous.body and ref.body in previous.body:
+            return previous.code
+    for previous in reversed(history):
+        if previous.code:
+            return previous.code
+    return None
+
+
+def _place_for(mention: Mention, subject_hint: set[str]) -> Place:
+    for place in mention.candidates:
+        if place.country in subject_hint:
+            return place
+    return mention.candidates[0]
+
+
+def _zone(areas: list[Area], places: dict[str, Place]) -> tzinfo:
+    for area in areas:
+        place = places.get(area.name)
+        if place and place.timezone:
+            try:
+                return ZoneInfo(place.timezone)
+            except ZoneInfoNotFoundError:
+                continue
+    return UTC
+
+
+def read(
+    title: str,
+    body: str,
+    *,
+    published: datetime | None,
+    first_party: bool,
+    issuer_hint: tuple[str, str] | None,
+    structured_countries: tuple[str, ...] = (),
+) -> Reading:
+    """Read title and body. ``issuer_hint`` is (country, name) of a first-party source."""
+    g = gazetteer()
+    sentences = _sentences(title, body, g)
+    anchor = (published or datetime(1970, 1, 1, tzinfo=UTC)).astimezone(UTC).date()
+
+    # Pass 1: per sentence, references, levels, advice, and whether it is advisory.
+    for s in sentences:
+        s.levels = find_levels(s.text)
+        imperative = first_party or s.bullet or s.section is not None
+        s.advice = [p.text for p in extract_advice(s.text, imperative=imperative)]
+        s.advisory = bool(s.levels or s.advice or _CUE.search(s.text)) or (
+            first_party and s.section in {"event", "events", "location", "locations", "summary"}
+        )
+        if s.advisory and not first_party:
+            s.refs = find_refs(s.text, s.mentions)
+
+    issuers: dict[str, IssuerFacts] = {}
+    history: list[Ref] = []
+    pending_advice: list[tuple[str, str]] = []
+    pending_levels: list[tuple[LevelMatch, str]] = []
+
+    def issuer(code: str, name: str, sentence: str, body_named: bool) -> IssuerFacts:
+        facts = issuers.get(code)
+        if facts is None:
+            facts = issuers[code] = IssuerFacts(code, name, evidence=sentence,
+                                                body_named=body_named)  # fmt: skip
+        elif body_named and not facts.body_named:
+            facts.name, facts.body_named = name, True
+        return facts
+
+    def give(facts: IssuerFacts, advice: list[str], levels: list[LevelMatch], text: str) -> None:
+        for phrase in advice:
+            if phrase not in facts.advice:
+                facts.advice.append(phrase)
+        for match in levels:
+            if _is_regional(text, match):
+                continue
+            if facts.level is None or match.level > facts.level:
+                facts.level, facts.level_label, facts.level_evidence = (
+                    match.level, match.label, text)  # fmt: skip
+
+    if first_party and issuer_hint:
+        hint_facts = issuer(issuer_hint[0], issuer_hint[1], title, True)
+        for s in sentences:
+            if s.advisory or s.advice or s.levels:
+                give(hint_facts, s.advice, s.levels, s.text)
+    else:
+        for s in sentences:
+            if not s.advisory:
+                continue
+            speakers: list[str] = []
+            for ref in s.refs:
+                code = ref.code or (_resolve_bare(ref, history) if ref.agent else None)
+                if code is None or not (ref.agent or ref.addressed):
+                    continue
+                named = names_issuer(ref)
+                facts = issuer(code, ref.name if named else g.country_name(code), s.text, named)
+                if ref.agent and code not in speakers:
+                    speakers.append(code)
+            primary = _primary(s.refs, history)
+            if primary is None and speakers:
+                primary = [speakers[0]]
+            if primary is None:
+                addressed = [r.code for r in s.refs if r.addressed and r.code]
+                primary = addressed[:1] or None
+            history.extend(r for r in s.refs if r.agent or r.addressed)
+            if primary is None:
+                last = next((r for r in reversed(history) if r.code and (r.agent or r.addressed)),
+                            None)  # fmt: skip
+                primary = [last.code] if last and last.code else None
+            if primary is None:
+                pending_advice.extend((a, s.text) for a in s.advice)
+                pending_levels.extend((m, s.text) for m in s.levels)
+                continue
+            for code in primary:
+                if code not in issuers:
+                    issuer(code, g.country_name(code), s.text, False)
+                give(issuers[code], s.advice, s.levels, s.text)
+        if issuers and (pending_advice or pending_levels):
+            first = next(iter(issuers.values()))
+            for phrase, text in pending_advice:
+                give(first, [phrase], [], text)
+            for match, text in pending_levels:
+                give(first, [], [match], text)
+
+    # Subjects and areas.
+    issuer_codes = set(issuers)
+    scores: dict[str, float] = {}
+    evidence_for: dict[str, str] = {}
+    area_places: dict[str, Place] = {}
+    areas: list[Area] = []
+    area_countries: set[str] = set()
+
+    def score(code: str, value: float, text: str) -> None:
+        scores[code] = scores.get(code, 0.0) + value
+        evidence_for.setdefault(code, text)
+
+    for code in structured_countries:
+        score(code, 10, "")
+    for s in sentences:
+        considered = s.advisory or s.is_title or first_party
+        if not considered:
+            continue
+        speaking = s.speaking or first_party
+        ref_spans = [(r.start, r.end) for r in s.refs if r.agent or r.addressed or r.body]
+        for mention in s.mentions:
+            if any(a <= mention.start < b for a, b in ref_spans):
+                continue
+            left = s.text[: mention.start]
+            after = s.text[mention.end :]
+            place = _place_for(mention, set(structured_countries))
+            in_location = s.section in {"location", "locations"}
+            seat = bool(_SEAT_BEFORE.search(left))
+            locative = bool(_LOCATIVE_BEFORE.search(left))
+            if place.kind is PlaceKind.COUNTRY:
+                if re.search(r"\breturn\w*\s+(?:home\s+)?to\s+(?:the\s+)?$", left, re.I):
+                    continue
+                if in_location:
+                    score(place.country, 3, s.text)
+                elif seat:
+                    score(place.country, 0.5, s.text)
+                elif locative:
+                    score(place.country, 2, s.text)
+                elif _SUBJECT_AFTER.match(after) and place.country not in issuer_codes:
+                    score(place.country, 2, s.text)
+                elif s.is_title:
+                    score(place.country, 1, s.text)
+                else:
+                    score(place.country, 0.25, s.text)
+            elif place.kind is PlaceKind.DEMONYM:
+                if _SUBJECT_AFTER.match(after):
+                    score(place.country, 2, s.text)
+            elif place.kind in (PlaceKind.CITY, PlaceKind.ADMIN):
+                if mention.text in _MONTH_NAMES or mention.text in _WEEKDAY_NAMES:
+                    continue
+                possessive = s.text[mention.end : mention.end + 2] == "'s"
+                qualified = bool(_FOLLOWED_BY_COUNTRY.match(after))
+                if re.match(r"\s+(?-i:[A-Z])", after) and not qualified:
+                    continue  # the start of a longer name: "Central Business District"
+                if seat:
+                    score(place.country, 0.5, s.text)
+                    continue
+                if not (in_location or locative or possessive or qualified):
+                    continue
+                if not (in_location or speaking):
+                    continue
+                score(place.country, 2 if not in_location else 3, s.text)
+                if mention.text not in area_places and not s.is_title:
+                    area_places[mention.text] = place
+                    area_countries.add(place.country)
+                    areas.append(Area(name=place.name, country=place.country,
+                                      admin1=place.admin1 if place.kind is PlaceKind.CITY
+                                      else place.name, lat=place.lat, lon=place.lon))  # fmt: skip
+        if speaking and not s.is_title:
+            for match in _NEIGHBOURHOOD.finditer(s.text):
+                name = match.group(2)
+                if name.split()[0] in _NOT_PLACE_WORDS or g.lookup_country(name):
+                    continue
+                owner = g.lookup(match.group(1)) if match.group(1) else ()
+                country = owner[0].country if owner else None
+                if name not in area_places and all(a.name != name for a in areas):
+                    areas.append(Area(name=name, country=country,
+                                      admin1=owner[0].admin1 if owner else None))  # fmt: skip
+                    if country:
+                        score(country, 2, s.text)
+                        area_countries.add(country)
+
+    subjects = [
+        code
+        for code, value in sorted(scores.items(), key=lambda kv: -kv[1])
+        if value >= 2 and (code not in issuer_codes or code in area_countries
+                           or code in structured_countries)  # fmt: skip
+    ]
+    if not subjects and scores:
+        best = max(scores.items(), key=lambda kv: kv[1])
+        if best[1] >= 0.5 and (best[0] not in issuer_codes or len(scores) == 1):
+            subjects = [best[0]]
+    areas = [a for a in areas if a.country is None or a.country in subjects]
+    zone = _zone(areas, area_places)
+
+    # Regional levels go to areas.
+    areas = _regional_levels(sentences, areas, g, subjects)
+
+    # Categories and targets.
+    categories, category_evidence = score_categories(
+        (s.text, s.advisory or first_party or s.is_title) for s in sentences
+    )
+    targets: list[str] = []
+    for s in sentences:
+        if s.speaking or (first_party and not s.is_title):
+            for target in find_targets(s.text):
+                if target not in targets:
+                    targets.append(target)
+
+    advice: list[str] = []
+    for s in sentences:
+        for phrase in s.advice:
+            if phrase not in advice:
+                advice.append(phrase)
+
+    effective, effective_evidence, expires, expires_evidence, open_ended = _timeframe(
+        sentences, anchor, published, first_party, zone
+    )
+    advisory = any(s.advisory for s in sentences) and bool(
+        issuers or any(s.advice or s.levels for s in sentences)
+    )
+    return Reading(
+        issuers=issuers,
+        countries=subjects,
+        country_evidence=evidence_for.get(subjects[0]) if subjects else None,
+        areas=areas,
+        advice=advice,
+        categories=categories,
+        category_evidence=category_evidence,
+        targets=targets,
+        effective=effective,
+        effective_evidence=effective_evidence,
+        expires=expires,
+        expires_evidence=expires_evidence,
+        open_ended=open_ended,
+        advisory=advisory,
+        zone=zone,
+    )
+
+
+def _primary(refs: list[Ref], history: list[Ref]) -> list[str] | None:
+    """The speaking group of a sentence: the first group of coordinated speakers."""
+    group: list[str] = []
+    last_end = -1
+    for ref in refs:
+        if not ref.agent or ref.addressed:
+            continue
+        code = ref.code or _resolve_bare(ref, history)
+        if code is None:
+            continue
+        if group and last_end >= 0 and ref.start - last_end > 12:
+            break
+        if code not in group:
+            group.append(code)
+        last_end = ref.end
+    return group or None
+
+
+def _is_regional(text: str, match: LevelMatch) -> bool:
+    after = text[match.end :]
+    if _REGIONAL_AFTER.match(after):
+        return True
+    phrase = re.match(r"^\s*(?:to|in|within)\s+(?:the\s+)?([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*)", after)
+    if phrase:
+        name = phrase.group(1)
+        g = gazetteer()
+        if g.lookup_country(name):
+            return False
+        places = g.lookup(name)
+        return bool(places) and places[0].kind in (PlaceKind.CITY, PlaceKind.ADMIN)
+    return False
+
+
+def _regional_levels(
+    sentences: list[Sentence], areas: list[Area], g: Gazetteer, subjects: list[str]
+) -> list[Area]:
+    result = list(areas)
+    for s in sentences:
+        for match in s.levels:
+            if not _is_regional(s.text, match):
+                continue
+            window = s.text[match.end : match.end + 200]
+            names = re.findall(r"[A-Z][\w'-]*(?:\s+(?:of\s+)?[A-Z][\w'-]*)*", window)
+            for name in names:
+                if g.lookup_country(name) or name in {"The", "Do", "Not", "Level"}:
+                    continue
+                places = g.lookup(name)
+                country = places[0].country if places else (subjects[0] if subjects else None)
+                updated = False
+                for i, area in enumerate(result):
+                    if area.name == name:
+                        if area.level is None or match.level > area.level:
+                            result[i] = area.model_copy(
+                                update={"level": match.level, "level_label": match.label})
+                        updated = True  # fmt: skip
+                if not updated and (places or "border" in window.lower()):
+                    result.append(Area(name=name, country=country, level=match.level,
+                                       level_label=match.label))  # fmt: skip
+                break
+    return result
+
+
+def _timeframe(
+    sentences: list[Sentence],
+    anchor: date,
+    published: datetime | None,
+    first_party: bool,
+    zone: tzinfo,
+) -> tuple[datetime | None, str | None, datetime | None, str | None, bool]:
+    act_dates: list[tuple[date, str]] = []
+    bounds: list[tuple[datetime, str, bool]] = []  # (end, evidence, explicit)
+    durations: list[tuple[float, date | None, str]] = []
+    open_ended = False
+    for s in sentences:
+        if not (s.advisory or (first_party and not s.is_title)):
+            continue
+        mentions = timeframe.find_dates(s.text, anchor)
+        acts = [m.start() for m in _ACT_WORD.finditer(s.text)]
+        sentence_act: date | None = None
+        for mention in mentions:
+            if mention.kind is timeframe.Kind.POINT and mention.day is not None:
+                near_act = any(_word_distance(s.text, mention.start, mention.end, a) <= 6
+                               for a in acts)  # fmt: skip
+                if (
+                    not first_party
+                    and near_act
+                    and mention.day <= anchor
+                    and not (_EVENT_WORD.search(s.text) and mention.future)
+                ):
+                    act_dates.append((mention.day, s.text))
+                    sentence_act = sentence_act or mention.day
+                elif not s.is_title and mention.day >= anchor and _EVENT_WORD.search(
+                    s.text
+                ) and not re.search(
+                    r"\bconsular|\bthe embassy will\b|\bresume", s.text, re.I
+                ):
+                    bounds.append((timeframe.end_of_day(mention.day, zone), s.text, False))
+            elif mention.kind is timeframe.Kind.UNTIL and mention.day is not None:
+                if mention.day >= anchor:
+                    bounds.append((timeframe.end_of_day(mention.day, zone), s.text, True))
+            elif mention.kind is timeframe.Kind.WEEKEND and mention.day is not None:
+                if mention.day >= anchor:
+                    bounds.append((timeframe.end_of_day(mention.day, zone), s.text, True))
+            elif mention.kind is timeframe.Kind.DURATION and mention.hours is not None:
+                durations.append((mention.hours, sentence_act, s.text))
+            elif mention.kind is timeframe.Kind.OPEN:
+                open_ended = True
+    effective: datetime | None
+    effective_evidence: str | None = None
+    if act_dates and not first_party:
+        day, effective_evidence = min(act_dates, key=lambda item: item[0])
+        effective = timeframe.start_of_day(day)
+        if published and day == anchor:
+            effective = published
+    else:
+        effective = published
+        if published:
+            effective_evidence = _published_evidence(sentences, anchor)
+    ends: list[tuple[datetime, str]] = []
+    for hours, act_day, text in durations:
+        base = timeframe.start_of_day(act_day) if act_day else effective
+        if base is not None:
+            ends.append((base + timedelta(hours=hours), text))
+    ends.extend((end, text) for end, text, explicit in bounds if explicit or not open_ended)
+    if not ends:
+        return effective, effective_evidence, None, None, open_ended
+    expires, expires_evidence = max(ends, key=lambda item: item[0])
+    return effective, effective_evidence, expires, expires_evidence, open_ended
+
+
+def _published_evidence(sentences: list[Sentence], anchor: date) -> str | None:
+    for s in sentences:
+        for mention in timeframe.find_dates(s.text, anchor):
+            if mention.day == anchor:
+                return s.text
+    return sentences[0].text if sentences else None
+
+
+def _word_distance(text: str, start: int, end: int, other: int) -> int:
+    if other >= end:
+        between = text[end:other]
+    elif other < start:
+        between = text[other:start]
+    else:
+        return 0
+    return len(between.split())
+
+
+def iter_advisory_sentences(sentences: list[Sentence]) -> Iterator[Sentence]:
+    return (s for s in sentences if s.advisory)

@@ -1,0 +1,254 @@
+"""Who speaks: governments and their bodies, named in the many ways news copy names them.
+
+A government appears as its country ("Australia issued..."), an adjective on one of its
+bodies ("the Indonesian Embassy in London", "US State Department"), a body "of" it ("the
+diplomatic representation of the United Kingdom"), a named agency ("Global Affairs
+Canada", "FCDO", "CDC"), its capital as a metonym ("advisories from Washington and
+Moscow") or the citizens it addresses ("advises British citizens", "urged Russians").
+A mention counts as a speaker only in the position of one: the subject of an advising
+verb, or the agent after "by"/"from" of an advisory noun. "Summoned to the Russian
+Foreign Ministry" names a body but gives it no voice.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from monitor.normalise.places import Mention, PlaceKind
+
+# Named agencies and metonyms that identify one government.
+AGENCIES: tuple[tuple[str, str, str], ...] = (
+    (r"(?:U\.?S\.?\s+)?(?:State Department|Department of State)", "US", "U.S. Department of State"),
+    (r"(?:U\.?S\.?\s+)?Centers? for Disease Control(?: and Prevention)?(?:\s*\(CDC\))?", "US",
+     "U.S. Centers for Disease Control and Prevention"),
+    (r"\bCDC\b", "US", "U.S. Centers for Disease Control and Prevention"),
+    (r"Bureau of Consular Affairs", "US", "U.S. Bureau of Consular Affairs"),
+    (r"White House", "US", "White House"),
+    (r"Foreign,? Commonwealth (?:&|and) Development Office|\bFCDO\b", "GB", "FCDO"),
+    (r"Foreign (?:and|&) Commonwealth Office|\bFCO\b", "GB", "FCO"),
+    (r"(?:British |UK |U\.K\. )Foreign Office|Foreign Office", "GB", "Foreign Office"),
+    (r"Downing Street|Whitehall", "GB", "UK government"),
+    (r"Global Affairs Canada", "CA", "Global Affairs Canada"),
+    (r"Smartraveller|Department of Foreign Affairs and Trade|\bDFAT\b", "AU", "Smartraveller (DFAT)"),
+    (r"SafeTravel|Ministry of Foreign Affairs and Trade|\bMFAT\b", "NZ", "SafeTravel (MFAT)"),
+    (r"Auswärtige[ns]? Amt|German Foreign Office", "DE", "Auswärtiges Amt"),
+    (r"Quai d'Orsay", "FR", "French Ministry for Europe and Foreign Affairs"),
+    (r"Kremlin", "RU", "Kremlin"),
+)  # fmt: skip
+_AGENCY_RES = tuple((re.compile(p), code, name) for p, code, name in AGENCIES)
+
+BODY = (
+    r"(?:embass(?:y|ies)|consulates?(?:[\s-]general)?|high commissions?|"
+    r"(?:diplomatic\s+)?(?:mission|missions|representation|representations|post)|"
+    r"diplomats|foreign ministry|ministry of foreign affairs|ministry for foreign affairs|"
+    r"foreign affairs ministry|foreign office|state department|department of state|"
+    r"government|authorities|foreign minist(?:er|ry)|travel advisory|advisory|advisories|"
+    r"alert|alerts|warning|warnings|travel notice|notice|travel advice|"
+    r"health (?:authorities|officials|ministry)|ministry of health|health ministry)"
+)
+_BODY_AFTER = re.compile(
+    rf"^(?:'s)?\s+(?:(?:(?-i:[A-Z][\w.&-]*)|official|own|diplomatic|federal|national)\s+){{0,2}}?"
+    rf"({BODY})\b",
+    re.I,
+)
+_BODY_BEFORE_OF = re.compile(rf"\b({BODY})\s+(?:in\s+\w+\s+)?of\s+(?:the\s+)?$", re.I)
+_ADVISORY_NOUN_BODY = re.compile(
+    r"^(?:travel advisory|advisory|advisories|alert|alerts|warning|warnings|travel notice|"
+    r"notice|travel advice)$",
+    re.I,
+)
+_ADDRESSED_AFTER = re.compile(
+    r"^\s+(?:citizens|nationals|travell?ers|residents|passport[- ]holders|expatriates|"
+    r"expats|tourists|students|visitors|holidaymakers|people)\b",
+    re.I,
+)
+_ADDRESSED_BEFORE = re.compile(
+    r"\b(?:urg\w*|advis\w*|ask\w*|warn\w*|told|tell\w*|caution\w*|encourag\w*|remind\w*|"
+    r"call\w*\s+on|instruct\w*|order\w*)\s+(?:all\s+|its\s+|fellow\s+)?$",
+    re.I,
+)
+_AGENT_BEFORE = re.compile(
+    r"(?<!intelligence )\b(?:advisor(?:y|ies)|warnings?|alerts?|notices?|statements?|advice|"
+    r"message|guidance|call)\b(?:\s+(?:was|were|is|are|has|have|had|been|being|then|also|"
+    r"first|originally|jointly|already|today|yesterday|on|[\w-]+ed|[\w-]+ly|"
+    r"(?:mon|tues|wednes|thurs|fri|satur|sun)day)){0,6}\s+(?:by|from)\s+(?:the\s+)?$"
+    r"|\b(?:issued|released|published|launched|posted|relaunched|put out|given)\s+"
+    r"(?:[\w-]+\s+){0,3}?(?:by|from)\s+(?:the\s+)?$",
+    re.I,
+)
+_NOT_AGENT_BEFORE = re.compile(
+    r"\b(?:to|at|with|against|into|toward|towards|about|outside|near|following|after|like|"
+    r"unlike|besides|than|summoned|on|for|of|in|and)\s+(?:the\s+)?(?:[\w-]+\s+)?$",
+    re.I,
+)
+AGENT_VERB = re.compile(
+    r"(?:issu\w*|warn\w*|advis\w*|urg\w*|ask(?:s|ed|ing)?|told|tell(?:s|ing)?|caution\w*|"
+    r"call(?:s|ed|ing)?\s+(?:on|for|upon)|recommend\w*|rais(?:ed|es|ing)|updat\w*|"
+    r"releas\w*|publish\w*|relaunch\w*|post(?:s|ed)|join(?:s|ed)|(?:was|is|became)\s+the\s+"
+    r"(?:first|latest|last|second|third)|said|says|stat(?:ed|es)|emphasi[sz]\w*|stress\w*|"
+    r"reiterat\w*|not(?:ed|es)|highlight\w*|offer(?:s|ed)?\s+advice|(?:has\s+)?cit(?:ed|es)|"
+    r"retain\w*|maintain\w*|lower\w*|elevat\w*|put\s+out|instruct\w*|order(?:s|ed)|"
+    r"encourag\w*|announc\w*|declar\w*|extend\w*|upgrad\w*|downgrad\w*|reissu\w*|"
+    r"remind\w*|implor\w*|appeal\w*|direct(?:s|ed))\b",
+    re.I,
+)
+_FILLER = re.compile(
+    r"^(?:\s+|,|has|have|had|is|are|was|were|also|already|now|still|again|then|just|"
+    r"recently|previously|earlier|later|yesterday|today|tonight|on|this|last|late|week|"
+    r"(?:mon|tues|wednes|thurs|fri|satur|sun)day|morning|afternoon|evening|which|who|that|"
+    r"portal|website|site|office|spokes(?:person|man|woman)|officials?|itself|too|as well|"
+    r"\([^()]{1,60}\)|in\s+[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*)*|"
+    r",\s+(?:a|an|the)\s+[^,]{1,60},|"
+    r"and\s+(?:a|an|the)\s+[\w\s-]{1,40}?(?=\s+(?:has|have|had|is|are)\b))",
+    re.I,
+)
+_CHAIN = re.compile(r"^(?:\s*,\s*(?:and\s+)?|\s+and\s+|\s*&\s*|\s*/\s*)(?:the\s+)?$", re.I)
+_BARE_BODY = re.compile(
+    r"\b(?:the|its|their)\s+(embassy|consulate|high commission|department|ministry|mission|"
+    r"government|foreign office|advisory)\b",
+    re.I,
+)
+
+
+@dataclass(slots=True)
+class Ref:
+    """One reference to a government in one sentence."""
+
+    code: str | None  # None: a bare "the embassy", resolved by the discourse
+    start: int
+    end: int
+    name: str
+    agent: bool = False
+    addressed: bool = False  # the citizens it addresses ("British citizens")
+    spoke: bool = False  # an advising verb or "by"/"from" makes it speak, not a bare noun
+    body: str | None = None  # the kind of body ("embassy", "government"...)
+
+
+def _speaks_after(sentence: str, pos: int) -> bool:
+    """Whether an advising verb follows ``pos`` across only auxiliaries and adverbials."""
+    cursor = pos
+    for _ in range(12):
+        rest = sentence[cursor:]
+        stripped = rest.lstrip()
+        if not stripped:
+            return False
+        if AGENT_VERB.match(stripped):
+            return True
+        filler = _FILLER.match(rest)
+        if not filler or filler.end() == 0:
+            return False
+        cursor += filler.end()
+    return False
+
+
+def _agency_refs(sentence: str) -> list[Ref]:
+    refs: list[Ref] = []
+    for pattern, code, name in _AGENCY_RES:
+        for match in pattern.finditer(sentence):
+            if any(r.start <= match.start() < r.end for r in refs):
+                continue
+            refs.append(Ref(code, match.start(), match.end(), name, body="agency"))
+    return refs
+
+
+def find_refs(sentence: str, mentions: list[Mention]) -> list[Ref]:
+    """Every reference to a government in the sentence, with whether it speaks."""
+    refs = _agency_refs(sentence)
+    for mention in mentions:
+        if any(r.start <= mention.start < r.end for r in refs):
+            continue
+        place = mention.candidates[0]
+        if place.kind is PlaceKind.ADMIN:
+            continue
+        code = place.country
+        if place.kind is PlaceKind.CITY:
+            # A capital speaks for its government only as the subject or agent.
+            if not place.capital:
+                continue
+            left = sentence[: mention.start]
+            if _AGENT_BEFORE.search(left) or (
+                not _NOT_AGENT_BEFORE.search(left) and _speaks_after(sentence, mention.end)
+            ):
+                refs.append(Ref(code, mention.start, mention.end, mention.text, agent=True))
+            continue
+        after = sentence[mention.end :]
+        body = _BODY_AFTER.match(after)
+        if body:
+            end = mention.end + body.end()
+            seat = re.match(r"\s+(?:in|to)\s+[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*)*", sentence[end:])
+            name_end = end + (seat.end() if seat else 0)
+            refs.append(Ref(code, mention.start, name_end, sentence[mention.start : name_end],
+                            body=body.group(1).lower()))  # fmt: skip
+            continue
+        before_of = _BODY_BEFORE_OF.search(sentence[: mention.start])
+        if before_of:
+            start = before_of.start()
+            refs.append(Ref(code, start, mention.end, sentence[start : mention.end],
+                            body=before_of.group(1).lower()))  # fmt: skip
+            continue
+        addressed = bool(_ADDRESSED_AFTER.match(after)) or (
+            place.kind is PlaceKind.DEMONYM
+            and mention.text.endswith("s")
+            and bool(_ADDRESSED_BEFORE.search(sentence[: mention.start]))
+        )
+        if addressed:
+            refs.append(Ref(code, mention.start, mention.end, mention.text, addressed=True))
+            continue
+        if place.kind is PlaceKind.COUNTRY:
+            refs.append(Ref(code, mention.start, mention.end, mention.text))
+    for match in _BARE_BODY.finditer(sentence):
+        if any(r.start <= match.start(1) < r.end for r in refs):
+            continue
+        refs.append(Ref(None, match.start(1), match.end(1), match.group(1),
+                        body=match.group(1).lower()))  # fmt: skip
+    refs.sort(key=lambda r: r.start)
+    _decide_agents(sentence, refs)
+    return refs
+
+
+def _decide_agents(sentence: str, refs: list[Ref]) -> None:
+    # Coordinated references ("the United States, the United Kingdom and Canada") share
+    # the position of the last one.
+    tentative: list[list[Ref]] = []
+    for ref in refs:
+        if tentative and _CHAIN.match(sentence[tentative[-1][-1].end : ref.start]) and not (
+            ref.addressed
+        ):
+            tentative[-1].append(ref)
+        else:
+            tentative.append([ref])
+    groups: list[list[Ref]] = []
+    for group in tentative:
+        separators = " ".join(sentence[a.end : b.start] for a, b in zip(group, group[1:]))
+        if len(group) > 1 and not re.search(r"\band\b|&|/", separators):
+            groups.extend([ref] for ref in group)  # a list needs a conjunction
+        else:
+            groups.append(group)
+    for group in groups:
+        first, last = group[0], group[-1]
+        if any(r.addressed for r in group):
+            continue
+        left = sentence[: first.start]
+        speaks = spoke = False
+        if _AGENT_BEFORE.search(left):
+            speaks = spoke = True
+        elif not _NOT_AGENT_BEFORE.search(left) or left.strip() == "":
+            if _speaks_after(sentence, last.end):
+                speaks = spoke = True
+            elif last.body and _ADVISORY_NOUN_BODY.match(last.body):
+                speaks = True
+        for ref in group:
+            ref.agent, ref.spoke = speaks, spoke
+
+
+_INSTITUTION = re.compile(
+    r"embass|consulate|commission|mission|representation|ministry|minister|office|department|"
+    r"government|authorities|agency|post",
+    re.I,
+)
+
+
+def names_issuer(ref: Ref) -> bool:
+    """Whether the reference names an institution (used as the issuer's display name)."""
+    return bool(ref.body and ref.code and _INSTITUTION.search(ref.body))

@@ -1,0 +1,210 @@
+"""Dates in advisory text, resolved against the item's own published date.
+
+Nothing here reads the clock: every relative expression ("yesterday", "on Saturday",
+"Friday, November 9", "over the next 48 hours", "the coming weekend") is resolved
+against an anchor the caller passes in, so the same input gives the same record on
+any day, on any machine.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from enum import Enum
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+MONTHS = (
+    "january", "february", "march", "april", "may", "june", "july", "august",
+    "september", "october", "november", "december",
+)  # fmt: skip
+_MONTH_ABBR = {m[:3]: i + 1 for i, m in enumerate(MONTHS)} | {"sept": 9}
+_MONTH_RE = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+_WEEKDAY_RE = r"(?:mon|tues|wednes|thurs|fri|satur|sun)day"
+_NUMBER_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fourteen": 14,
+    "twenty-four": 24, "twenty four": 24, "thirty": 30, "thirty-six": 36, "forty-eight": 48,
+    "forty eight": 48, "seventy-two": 72, "seventy two": 72, "a few": 3, "several": 3,
+}  # fmt: skip
+_UNIT_HOURS = {"hour": 1, "day": 24, "week": 24 * 7, "month": 24 * 30}
+
+
+class Kind(Enum):
+    POINT = "point"  # a day: "yesterday", "on Friday", "March 7"
+    DURATION = "duration"  # "over the next 48 hours"
+    WEEKEND = "weekend"  # "over the coming weekend"
+    UNTIL = "until"  # "until March 9", "through Sunday"
+    OPEN = "open"  # "indefinitely", "until further notice"
+
+
+@dataclass(frozen=True, slots=True)
+class DateMention:
+    kind: Kind
+    start: int
+    end: int
+    text: str
+    day: date | None = None  # POINT / UNTIL / WEEKEND (its last day)
+    hours: float | None = None  # DURATION
+    future: bool = False  # the text looks forward ("will", "planned", "next")
+
+
+_RELATIVE = re.compile(
+    r"\b(?:(yesterday|today|tonight|tomorrow)|(?:this|last)\s+(morning|afternoon|evening|night))\b",
+    re.I,
+)
+_WEEKDAY = re.compile(
+    r"\b(?:(?:on|this|last|next|coming|from|until|through|by)\s+)?(?:(last|next|this|coming)\s+)?"
+    rf"({_WEEKDAY_RE})\b(?:,?\s+(?:the\s+)?({_MONTH_RE})\s+(\d{{1,2}})(?:st|nd|rd|th)?"
+    rf"(?:,?\s+(\d{{4}}))?|,?\s+(\d{{1,2}})(?:st|nd|rd|th)?\s+({_MONTH_RE})(?:\s+(\d{{4}}))?)?",
+    re.I,
+)
+_MONTH_DAY = re.compile(
+    rf"\b({_MONTH_RE})\s+(\d{{1,2}})(?:st|nd|rd|th)?(?!\d)(?:,?\s+(\d{{4}}))?(?![\d:])"
+    rf"|\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH_RE})(?:,?\s+(\d{{4}}))?\b",
+    re.I,
+)
+_ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+_DURATION = re.compile(
+    r"\b(?:over|in|for|during|within|throughout)\s+the\s+(?:next|coming|following)\s+"
+    r"(\d{1,3}|[a-z]+(?:[\s-][a-z]+)?)\s+(hour|day|week|month)s?\b",
+    re.I,
+)
+_WEEKEND = re.compile(
+    r"\b(?:over|during|for|on|at|this|through(?:out)?)\s+(?:the\s+)?(?:(coming|next|this|upcoming)\s+)?weekend\b",
+    re.I,
+)
+_UNTIL = re.compile(r"\b(?:until|till|through|thru|to)\s*$", re.I)
+_OPEN_ENDED = re.compile(
+    r"\b(?:indefinitely|until further notice|for the foreseeable future|open-ended)\b", re.I
+)
+_HOLIDAY_BEFORE = re.compile(r"(?:easter|palm|bloody|super|black|good|holy|ash)\s+$", re.I)
+_FUTURE = re.compile(
+    r"\b(?:will|planned|plans?|scheduled|expected|upcoming|set to|going to|is to|are to)\b", re.I
+)
+
+
+def _year_for(month: int, day: int, anchor: date) -> int:
+    """The year that puts month/day closest to the anchor (a report of last December...)."""
+    best = anchor.year
+    best_gap: int | None = None
+    for year in (anchor.year - 1, anchor.year, anchor.year + 1):
+        try:
+            gap = abs((date(year, month, day) - anchor).days)
+        except ValueError:
+            continue
+        if best_gap is None or gap < best_gap:
+            best, best_gap = year, gap
+    return best
+
+
+def _month_number(token: str) -> int:
+    return _MONTH_ABBR[token.lower().rstrip(".")[:4] if token.lower().startswith("sept") else
+                       token.lower().rstrip(".")[:3]]  # fmt: skip
+
+
+def _make_date(year: int | None, month: int, day: int, anchor: date) -> date | None:
+    try:
+        return date(year if year else _year_for(month, day, anchor), month, day)
+    except ValueError:
+        return None
+
+
+def _weekday_date(name: str, modifier: str | None, anchor: date, future: bool) -> date:
+    target = WEEKDAYS.index(name.lower())
+    delta_back = (anchor.weekday() - target) % 7
+    modifier = (modifier or "").lower()
+    if modifier in {"next", "coming"} or (future and modifier != "last"):
+        return anchor + timedelta(days=(target - anchor.weekday()) % 7)
+    if modifier == "last" and delta_back == 0:
+        return anchor - timedelta(days=7)
+    return anchor - timedelta(days=delta_back)
+
+
+def _hours(amount: str) -> float | None:
+    amount = amount.lower().strip()
+    if amount.isdigit():
+        return float(amount)
+    return float(_NUMBER_WORDS[amount]) if amount in _NUMBER_WORDS else None
+
+
+def find_dates(sentence: str, anchor: date) -> list[DateMention]:
+    """Every date expression in one sentence, resolved against ``anchor``."""
+    future = bool(_FUTURE.search(sentence))
+    found: list[DateMention] = []
+    taken: list[tuple[int, int]] = []
+
+    def add(mention: DateMention) -> None:
+        if any(mention.start < e and s < mention.end for s, e in taken):
+            return
+        taken.append((mention.start, mention.end))
+        found.append(mention)
+
+    for match in _OPEN_ENDED.finditer(sentence):
+        add(DateMention(Kind.OPEN, match.start(), match.end(), match.group()))
+    for match in _DURATION.finditer(sentence):
+        amount = _hours(match.group(1))
+        if amount is not None:
+            hours = amount * _UNIT_HOURS[match.group(2).lower()]
+            add(DateMention(Kind.DURATION, *match.span(), match.group(), hours=hours, future=True))
+    for match in _WEEKEND.finditer(sentence):
+        forward = (match.group(1) or "").lower() in {"coming", "next", "this", "upcoming"}
+        saturday = _weekday_date("saturday", "coming" if forward or future else "last", anchor,
+                                 forward or future)  # fmt: skip
+        sunday = saturday + timedelta(days=1)
+        add(DateMention(Kind.WEEKEND, *match.span(), match.group(), day=sunday,
+                        future=forward or future))  # fmt: skip
+    for match in _ISO_DATE.finditer(sentence):
+        day = _make_date(int(match.group(1)), int(match.group(2)), int(match.group(3)), anchor)
+        if day:
+            add(_point_or_until(sentence, match, day, future))
+    for match in _WEEKDAY.finditer(sentence):
+        if _HOLIDAY_BEFORE.search(sentence[: match.start(2)]):
+            continue
+        day: date | None
+        if match.group(3) or match.group(7):
+            month = _month_number(match.group(3) or match.group(7))
+            number = int(match.group(4) or match.group(6))
+            year = match.group(5) or match.group(8)
+            day = _make_date(int(year) if year else None, month, number, anchor)
+        else:
+            day = _weekday_date(match.group(2), match.group(1), anchor, future)
+        if day:
+            add(_point_or_until(sentence, match, day, future))
+    for match in _MONTH_DAY.finditer(sentence):
+        if match.group(1):
+            month, number, year = _month_number(match.group(1)), match.group(2), match.group(3)
+        else:
+            month, number, year = _month_number(match.group(5)), match.group(4), match.group(6)
+        day = _make_date(int(year) if year else None, month, int(number), anchor)
+        if day:
+            add(_point_or_until(sentence, match, day, future))
+    for match in _RELATIVE.finditer(sentence):
+        word = (match.group(1) or match.group(2) or "").lower()
+        offset = {"yesterday": -1, "tomorrow": 1}.get(word, 0)
+        if match.group(2) and match.group(0).lower().startswith("last"):
+            offset = -1 if word in {"night", "evening"} else 0
+        add(DateMention(Kind.POINT, *match.span(), match.group(),
+                        day=anchor + timedelta(days=offset), future=offset > 0))  # fmt: skip
+    found.sort(key=lambda m: m.start)
+    return found
+
+
+def _point_or_until(
+    sentence: str, match: re.Match[str], day: date, future: bool
+) -> DateMention:
+    before = sentence[max(0, match.start() - 12) : match.start()]
+    kind = Kind.UNTIL if _UNTIL.search(before) else Kind.POINT
+    text = match.group().strip()
+    return DateMention(kind, match.start(), match.end(), text, day=day, future=future)
+
+
+def start_of_day(day: date, zone: tzinfo = UTC) -> datetime:
+    return datetime.combine(day, time(0, 0), tzinfo=zone).astimezone(UTC)
+
+
+def end_of_day(day: date, zone: tzinfo = UTC) -> datetime:
+    return datetime.combine(day, time(23, 59, 59), tzinfo=zone).astimezone(UTC)
