@@ -143,12 +143,17 @@ def _speaks_after(sentence: str, pos: int) -> bool:
 
 
 def _agency_refs(sentence: str) -> list[Ref]:
+    """Named agencies, the longest name winning where two overlap."""
+    found = [
+        (match.start(), match.end(), code, name)
+        for pattern, code, name in _AGENCY_RES
+        for match in pattern.finditer(sentence)
+    ]
+    found.sort(key=lambda item: item[0] - item[1])
     refs: list[Ref] = []
-    for pattern, code, name in _AGENCY_RES:
-        for match in pattern.finditer(sentence):
-            if any(r.start <= match.start() < r.end for r in refs):
-                continue
-            refs.append(Ref(code, match.start(), match.end(), name, body="agency"))
+    for start, end, code, name in found:
+        if all(end <= r.start or start >= r.end for r in refs):
+            refs.append(Ref(code, start, end, name, body="agency"))
     return refs
 
 

@@ -57,7 +57,7 @@ _RELATIVE = re.compile(
     re.I,
 )
 _WEEKDAY = re.compile(
-    r"\b(?:(?:on|this|last|next|coming|from|until|through|by)\s+)?(?:(last|next|this|coming)\s+)?"
+    r"\b(?:(?:on|from|until|through|by)\s+)?(?:(last|next|this|coming)\s+)?"
     rf"({_WEEKDAY_RE})\b(?:,?\s+(?:the\s+)?({_MONTH_RE})\s+(\d{{1,2}})(?:st|nd|rd|th)?"
     rf"(?:,?\s+(\d{{4}}))?|,?\s+(\d{{1,2}})(?:st|nd|rd|th)?\s+({_MONTH_RE})(?:\s+(\d{{4}}))?)?",
     re.I,
@@ -197,8 +197,9 @@ def _point_or_until(
     sentence: str, match: re.Match[str], day: date, future: bool
 ) -> DateMention:
     before = sentence[max(0, match.start() - 12) : match.start()]
-    kind = Kind.UNTIL if _UNTIL.search(before) else Kind.POINT
     text = match.group().strip()
+    leading = re.match(r"(?:until|till|through|thru)\b", text, re.I)
+    kind = Kind.UNTIL if _UNTIL.search(before) or leading else Kind.POINT
     return DateMention(kind, match.start(), match.end(), text, day=day, future=future)
 
 
