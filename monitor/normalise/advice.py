@@ -19,7 +19,7 @@ ADVICE_VERBS = frozenset(
     review have carry let register enroll enrol shelter seek use practice practise get put
     defer postpone limit minimize minimise check contact prepare take beware report obey
     comply refrain evacuate move secure steer continue maintain expect plan make ensure
-    notify heed abide respect download sign buy purchase prioritize prioritise exit do
+    notify heed abide respect download sign buy purchase prioritize prioritise do
     watch identify know cooperate vary wear drink apply read listen bring allow stock
     charge save register arrange remember tell inform reduce restrict cancel delay return
     travel exercise observe protect""".split()
@@ -39,8 +39,7 @@ _TRIGGER = re.compile(
     r"call(?:s|ed|ing)?\s+(?:on|upon)|encourag(?:e|es|ed|ing)|recommend(?:s|ed|ing)?|"
     r"warn(?:s|ed|ing)?|caution(?:s|ed|ing)?|instruct(?:s|ed|ing)?|remind(?:s|ed|ing)?|"
     r"direct(?:s|ed|ing)?|order(?:s|ed|ing)?|advisor(?:y|ies)|warnings?|notices?|alerts?|"
-    r"guidance|need(?:s|ed)?|want(?:s|ed)?|requir(?:e|es|ed|ing)|"
-    r"appeal(?:s|ed|ing)?|implor(?:e|es|ed|ing)|press(?:es|ed|ing)?)\b",
+    r"guidance|appeal(?:s|ed|ing)?|implor(?:e|es|ed|ing)|press(?:es|ed|ing)?)\b",
     re.I,
 )
 _TO_VERB = re.compile(r"\bto\s+[\"']?([a-z]+)\b", re.I)

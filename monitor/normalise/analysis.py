@@ -468,6 +468,33 @@ def _is_regional(text: str, match: LevelMatch) -> bool:
     return False
 
 
+_NAMED_REGION = re.compile(
+    r"\b((?-i:[A-Z][\w'-]+)(?:\s+(?-i:[A-Z][\w'-]+))*)\s+(border(?:\s+areas?)?|region|province|"
+    r"state|governorate|district|county|oblast)\b",
+    re.I,
+)
+_CAPITALISED = re.compile(r"(?-i:[A-Z][\w'-]*)(?:\s+(?:of\s+|de\s+)?(?-i:[A-Z][\w'-]*))*")
+
+
+def _regional_places(window: str, g: Gazetteer) -> list[tuple[str, str | None]]:
+    """Places a regional level names: gazetteer places, or "Yemen border"-style regions."""
+    found: list[tuple[str, str | None]] = []
+    for match in _NAMED_REGION.finditer(window):
+        head = match.group(1)
+        places = g.lookup(head)
+        if places and places[0].kind is PlaceKind.ADMIN:
+            found.append((places[0].name, places[0].country))
+        else:
+            found.append((f"{head} {match.group(2).lower()}", None))
+    for match in _CAPITALISED.finditer(window):
+        name = match.group()
+        places = g.lookup(name)
+        if places and places[0].kind in (PlaceKind.CITY, PlaceKind.ADMIN):
+            if all(name not in seen for seen, _ in found):
+                found.append((places[0].name, places[0].country))
+    return found
+
+
 def _regional_levels(
     sentences: list[Sentence], areas: list[Area], g: Gazetteer, subjects: list[str]
 ) -> list[Area]:
@@ -476,24 +503,19 @@ def _regional_levels(
         for match in s.levels:
             if not _is_regional(s.text, match):
                 continue
-            window = s.text[match.end : match.end + 200]
-            names = re.findall(r"[A-Z][\w'-]*(?:\s+(?:of\s+)?[A-Z][\w'-]*)*", window)
-            for name in names:
-                if g.lookup_country(name) or name in {"The", "Do", "Not", "Level"}:
-                    continue
-                places = g.lookup(name)
-                country = places[0].country if places else (subjects[0] if subjects else None)
-                updated = False
+            window = re.split(r"[.;]\s", s.text[match.end : match.end + 200])[0]
+            for name, country in _regional_places(window, g):
+                country = country or (subjects[0] if subjects else None)
                 for i, area in enumerate(result):
                     if area.name == name:
                         if area.level is None or match.level > area.level:
                             result[i] = area.model_copy(
-                                update={"level": match.level, "level_label": match.label})
-                        updated = True  # fmt: skip
-                if not updated and (places or "border" in window.lower()):
+                                update={"level": match.level, "level_label": match.label}
+                            )
+                        break
+                else:
                     result.append(Area(name=name, country=country, level=match.level,
                                        level_label=match.label))  # fmt: skip
-                break
     return result
 
 

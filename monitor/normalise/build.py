@@ -134,8 +134,13 @@ def build_advisory(draft: Draft) -> Advisory:
     elif kind is None:
         kind = Kind.NEWS_REPORT if reading.advisory and reading.issuers else Kind.OTHER
     issuers = _issuers(draft, reading)
-    countries = tuple(dict.fromkeys((*draft.countries, *reading.countries)))
-    areas = _merge_areas(draft.areas, reading.areas)
+    # Structure that names the subject (a State item's country, a GOV.UK slug) is the
+    # whole answer: the text's "Yemen border" does not make Yemen a subject.
+    countries = draft.countries or tuple(reading.countries)
+    areas = _merge_areas(
+        draft.areas,
+        [a for a in reading.areas if not draft.countries or a.country in (None, *draft.countries)],
+    )
     categories = tuple(dict.fromkeys((*draft.categories, *reading.categories)))
     targets = tuple(reading.targets)
     advice = tuple(dict.fromkeys(a for i in issuers for a in i.advice)) or tuple(reading.advice)
@@ -203,12 +208,12 @@ def _evidence(
             first, first.value
         )
     if draft.effective is not None:
-        evidence["effective"] = draft.evidence.get("effective", "effective")
+        evidence["effective"] = draft.evidence.get("effective", "stated by the source")
     elif reading.effective_evidence:
         evidence["effective"] = reading.effective_evidence
     if expires is not None:
         if draft.expires is not None:
-            evidence["expires"] = draft.evidence.get("expires", "expires")
+            evidence["expires"] = draft.evidence.get("expires", "stated by the source")
         elif reading.expires_evidence:
             evidence["expires"] = reading.expires_evidence
     return {k: v for k, v in evidence.items() if v}

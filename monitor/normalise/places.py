@@ -129,7 +129,7 @@ class Gazetteer:
 
     # -- building -----------------------------------------------------------------
     def _add(self, name: str, place: Place) -> None:
-        name = name.strip()
+        name = name.strip().lstrip("'`")
         if not name or not _is_latin(name):
             return
         bare = name.replace(".", "")
@@ -186,7 +186,7 @@ class Gazetteer:
                 self._add_demonym(demonym, code)
             for province in data.get("provinces") or []:  # type: ignore[attr-defined]
                 if isinstance(province, str):
-                    clean = re.sub(r"\s*\(.*?\)", "", province).strip()
+                    clean = re.sub(r"\s*\(.*?\)", "", province).strip().lstrip("'`")
                     self._add(clean, Place(PlaceKind.ADMIN, clean, code, admin1=clean))
         for name, code in EXTRA_NAMES.items():
             self._add(name, Place(PlaceKind.COUNTRY, self.countries[code].name, code))
@@ -204,7 +204,7 @@ class Gazetteer:
             if code == "US":
                 admin1 = states.get(city.get("admin1code"), {}).get("name")
             place = Place(
-                PlaceKind.CITY, city["name"], code, int(city.get("population") or 0),
+                PlaceKind.CITY, city["name"].lstrip("'`"), code, int(city.get("population") or 0),
                 capital=capitals.get(code) == city["name"], admin1=admin1,
                 lat=city.get("latitude"), lon=city.get("longitude"),
                 timezone=city.get("timezone"),

@@ -184,6 +184,8 @@ def _gdacs(draft: Draft, entry: Any) -> Draft:
     if start is None and entry.get("gdacs_fromdate"):
         start = _parse_rfc822(str(entry["gdacs_fromdate"]))
     draft.effective = start or draft.published
+    if entry.get("gdacs_fromdate"):
+        draft.evidence["effective"] = f"gdacs:fromdate {entry['gdacs_fromdate']}"
     draft.own_id = draft.guid
     draft.evidence["severity"] = colour
     if colour:
