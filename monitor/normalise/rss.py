@@ -44,10 +44,11 @@ _GDACS_SEVERITY = {"green": Severity.MINOR, "orange": Severity.MODERATE, "red": 
 
 def _datetime(entry: Any, *keys: str) -> tuple[datetime | None, DatePrecision]:
     for key in keys:
-        parsed = entry.get(f"{key}_parsed")
+        # dict.get: feedparser's own get() maps updated to published with a warning.
+        parsed = dict.get(entry, f"{key}_parsed")
         if parsed:
             value = datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
-            raw = entry.get(key) or ""
+            raw = dict.get(entry, key) or ""
             day_only = bool(raw) and not _TIME_OF_DAY.search(raw)
             return value, DatePrecision.DAY if day_only else DatePrecision.SECOND
     return None, DatePrecision.SECOND

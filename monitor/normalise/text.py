@@ -30,7 +30,7 @@ _QUOTES_DOUBLE = re.compile("[\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb]")
 _SPACES = re.compile(r"[ \t\f\v\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
 _BULLETS = re.compile(r"^[ \t]*(?:[\u00b7\u2022\u25aa\u25cf\u2023\u2043\u25e6*]|-(?=\s))[ \t]*", re.M)
 _MANY_NEWLINES = re.compile(r"\n{3,}")
-_CONTINUED_BLOCK = re.compile(r"([^.!?:;\n\"')\]])\n\n+(?=[a-z])")
+_CONTINUED_BLOCK = re.compile(r"([^.!?:;\n\"')\]])\n+(?=[a-z])")
 _TAG_HINT = re.compile(r"<\s*/?\s*[a-zA-Z][a-zA-Z0-9]*(\s[^<>]*)?/?>")
 
 
