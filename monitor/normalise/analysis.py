@@ -94,6 +94,7 @@ _REGIONAL_AFTER = re.compile(
     re.I,
 )
 _AREA_PROXIMITY = 90
+_LEFT = 90  # characters of left context the position patterns look at
 
 
 @dataclass(slots=True)
@@ -318,7 +319,7 @@ def read(
         for mention in s.mentions:
             if any(a <= mention.start < b for a, b in ref_spans):
                 continue
-            left = s.text[: mention.start]
+            left = s.text[max(0, mention.start - _LEFT) : mention.start]
             after = s.text[mention.end :]
             place = _place_for(mention, set(structured_countries))
             in_location = s.section in {"location", "locations"}

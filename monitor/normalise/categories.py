@@ -13,58 +13,86 @@ from collections.abc import Iterable
 
 from monitor.models import Category
 
+# Cue words and phrases per category, lower case; a trailing "*" matches any ending
+# ("terror*": terrorist, terrorism). Matched on words, not with one regex per cue.
 _CUES: dict[Category, str] = {
-    Category.TERRORISM: (
-        r"terror\w*|extremis\w*|jihad\w*|suicide bomb\w*|bombings?|bomber?s?|car bombs?|"
-        r"explosive devices?|\bIEDs?\b|\bISIS\b|\bISIL\b|Islamic State|al[- ]Qa[e']?ida|"
-        r"al[- ]Shabaa?b|Boko Haram|Daesh|militant groups?|(?:imminent\s+)?plans? to (?:attack|target)|"
-        r"target(?:ed|ing)? (?:large )?(?:gatherings|crowds|concerts|tourists|westerners|foreigners)|"
-        r"mass[- ]casualty|vehicle[- ]ramming|stabbing attacks?|hostile reconnaissance"
-    ),
-    Category.CIVIL_UNREST: (
-        r"protest\w*|demonstrat(?:ion|ions|ors?)|riot\w*|unrest|civil disorder|curfews?|"
-        r"tear gas|rall(?:y|ies)|marches|general strike|disturbances|looting|"
-        r"violent clashes|street violence|civil disturbances?"
-    ),
-    Category.ARMED_CONFLICT: (
-        r"\bwars?\b|war-torn|wartime|armed conflict|armed groups?|military (?:operations?|action|"
-        r"activity|situation|invasion|escalation)|worsening military|missiles?|drone (?:attacks?|strikes?)|"
-        r"drones|air ?strikes?|shelling|artillery|invasion|hostilities|rockets?|combat|"
-        r"\bfighting\b|insurgen\w*|landmines?|unexploded ordnance|ceasefire|occupied territor\w*"
-    ),
-    Category.CRIME: (
-        r"\bcrimes?\b|criminal\w*|robber\w*|\btheft\b|thieves|mugging\w*|carjack\w*|"
-        r"pickpocket\w*|homicides?|murders?|gang\w*|sexual assault\w*|scams?|fraud|burglar\w*|"
-        r"armed robbery|express kidnapping|cartel\w*|drug trafficking|petty crime"
-    ),
-    Category.KIDNAPPING: r"kidnap\w*|abduct\w*|hostages?|hostage-taking|ransom",
-    Category.HEALTH: (
-        r"diseases?|outbreaks?|\bvirus\w*|viral|Zika|Ebola|cholera|dengue|malaria|measles|"
-        r"COVID(?:-19)?|coronavirus|pandemic|epidemic|mpox|monkeypox|yellow fever|"
-        r"infections?|infected|mosquito\w*|vaccinat\w*|public health|health emergenc\w*|"
-        r"health risks?|polio|plague|avian influenza|bird flu|Marburg|typhoid"
-    ),
-    Category.NATURAL_DISASTER: (
-        r"earthquakes?|tsunamis?|cyclones?|hurricanes?|typhoons?|tropical storms?|floods?|"
-        r"flooding|wildfires?|bushfires?|forest fires?|volcan\w*|eruptions?|droughts?|"
-        r"landslides?|mudslides?|avalanches?|severe weather|tornado\w*|heatwaves?|extreme heat|"
-        r"storm surge|blizzards?|gales?|monsoon"
-    ),
-    Category.POLITICAL: (
-        r"elections?|electoral|political (?:tension|unrest|situation|crisis|instability|"
-        r"atmosphere|violence|turmoil)|\bcoup\b|coup d'etat|referendum|martial law|"
-        r"state of emergency|political rallies|opposition part(?:y|ies)"
-    ),
-    Category.TRANSPORT: (
-        r"flights? (?:cancell\w*|cancel\w*|suspend\w*|disrupt\w*|are operational)|"
-        r"airport (?:closures?|closed)|airspace (?:closures?|closed)|"
-        r"border crossings?|road closures?|roads? (?:closed|blocked)|traffic disruption|"
-        r"public transport\w* (?:strike|disruption)|transport strikes?|port closures?|"
-        r"ferry services?|rail services?|disrupted at times"
-    ),
+    Category.TERRORISM: """terror* extremis* jihad* suicide_bomb* bombing bombings bomber bombers
+        car_bomb* explosive_device* ied ieds isis isil islamic_state al-qaeda al_qaeda al-qaida
+        al-shabaab al_shabaab al-shabab boko_haram daesh militant_group* plans_to_attack
+        plans_to_target plan_to_attack plan_to_target mass-casualty mass_casualty
+        vehicle-ramming vehicle_ramming stabbing_attack* hostile_reconnaissance
+        target_large_gatherings targeting_tourists targeting_foreigners targeting_westerners""",
+    Category.CIVIL_UNREST: """protest* demonstration demonstrations demonstrator demonstrators
+        riot* unrest civil_disorder curfew curfews tear_gas rally rallies marches
+        general_strike disturbances looting violent_clashes street_violence
+        civil_disturbance*""",
+    Category.ARMED_CONFLICT: """war wars war-torn wartime armed_conflict armed_group*
+        military_operation* military_action military_activity military_situation
+        military_invasion military_escalation worsening_military missile missiles
+        drone_attack* drone_strike* drones airstrike* air_strike* shelling artillery invasion
+        hostilities rocket rockets combat fighting insurgen* landmine* unexploded_ordnance
+        ceasefire occupied_territor*""",
+    Category.CRIME: """crime crimes criminal* robber* theft thieves mugging* carjack*
+        pickpocket* homicide homicides murder murders gang gangs gang-related sexual_assault*
+        scam scams fraud burglar* armed_robbery express_kidnapping cartel* drug_trafficking
+        petty_crime""",
+    Category.KIDNAPPING: "kidnap* abduct* hostage hostages hostage-taking ransom",
+    Category.HEALTH: """disease diseases outbreak outbreaks virus viruses viral zika ebola cholera
+        dengue malaria measles covid covid-19 coronavirus pandemic epidemic mpox monkeypox
+        yellow_fever infection infections infected mosquito* vaccinat* public_health
+        health_emergenc* health_risk health_risks polio plague avian_influenza bird_flu
+        marburg typhoid""",
+    Category.NATURAL_DISASTER: """earthquake earthquakes tsunami tsunamis cyclone cyclones
+        hurricane hurricanes typhoon typhoons tropical_storm* flood floods flooding wildfire
+        wildfires bushfire bushfires forest_fire* volcan* eruption eruptions drought droughts
+        landslide landslides mudslide* avalanche* severe_weather tornado* heatwave heatwaves
+        extreme_heat storm_surge blizzard* gale gales monsoon""",
+    Category.POLITICAL: """election elections electoral political_tension political_unrest
+        political_situation political_crisis political_instability political_atmosphere
+        political_violence political_turmoil coup coup_d'etat referendum martial_law
+        state_of_emergency political_rallies opposition_party opposition_parties""",
+    Category.TRANSPORT: """flights_cancelled flights_canceled flight_cancellations
+        flights_suspended flights_disrupted airport_closure airport_closures airport_closed
+        airspace_closure airspace_closed border_crossing border_crossings road_closure
+        road_closures roads_closed roads_blocked traffic_disruption transport_strike*
+        port_closure* disrupted_at_times""",
 }
-_COMPILED = {cat: re.compile(rf"(?:{pattern})", re.I) for cat, pattern in _CUES.items()}
+_WORD = re.compile(r"[a-z0-9][a-z0-9'\-]*")
 _ORDER = tuple(Category)
+
+
+def _index() -> tuple[dict[str, list[tuple[tuple[str, ...], Category]]], ...]:
+    """Cues indexed by their first word (exact) and first three letters (prefix cues)."""
+    exact: dict[str, list[tuple[tuple[str, ...], Category]]] = {}
+    prefix: dict[str, list[tuple[tuple[str, ...], Category]]] = {}
+    for category, cues in _CUES.items():
+        for cue in cues.split():
+            words = tuple(cue.split("_"))
+            table = prefix if len(words) == 1 and words[0].endswith("*") else exact
+            key = words[0].rstrip("*")
+            table.setdefault(key if table is exact else key[:3], []).append((words, category))
+    return exact, prefix
+
+
+_EXACT, _PREFIX = _index()
+
+
+def _word_ok(cue: str, word: str) -> bool:
+    return word.startswith(cue[:-1]) if cue.endswith("*") else word == cue
+
+
+def find_categories(sentence: str) -> set[Category]:
+    """Categories whose cues occur in the sentence (one pass over its words)."""
+    words = _WORD.findall(sentence.lower())
+    found: set[Category] = set()
+    for i, word in enumerate(words):
+        for cue, category in (*_EXACT.get(word, ()), *_PREFIX.get(word[:3], ())):
+            if category in found or len(cue) > len(words) - i:
+                continue
+            if all(_word_ok(part, words[i + k]) for k, part in enumerate(cue)):
+                found.add(category)
+    return found
+
 
 # Event types of hazard feeds (GDACS, CAP) mapped onto the vocabulary.
 HAZARD_CATEGORIES: dict[str, Category] = {
@@ -91,12 +119,11 @@ def score_categories(
     scores: dict[Category, int] = {}
     evidence: dict[Category, str] = {}
     for sentence, relevant in sentences:
-        for category, pattern in _COMPILED.items():
-            if pattern.search(sentence):
-                scores[category] = scores.get(category, 0) + (2 if relevant else 1)
-                if relevant and category not in evidence:
-                    evidence[category] = sentence
-                evidence.setdefault(category, sentence)
+        for category in find_categories(sentence):
+            scores[category] = scores.get(category, 0) + (2 if relevant else 1)
+            if relevant and category not in evidence:
+                evidence[category] = sentence
+            evidence.setdefault(category, sentence)
     chosen = [cat for cat in _ORDER if scores.get(cat, 0) >= 2]
     chosen.sort(key=lambda cat: (-scores[cat], _ORDER.index(cat)))
     return chosen, {cat: evidence[cat] for cat in chosen}

@@ -111,6 +111,9 @@ _BARE_BODY = re.compile(
 )
 
 
+_LEFT = 90  # characters of left context the position patterns look at
+
+
 @dataclass(slots=True)
 class Ref:
     """One reference to a government in one sentence."""
@@ -171,7 +174,7 @@ def find_refs(sentence: str, mentions: list[Mention]) -> list[Ref]:
             # A capital speaks for its government only as the subject or agent.
             if not place.capital:
                 continue
-            left = sentence[: mention.start]
+            left = sentence[max(0, mention.start - _LEFT) : mention.start]
             if _AGENT_BEFORE.search(left) or (
                 not _NOT_AGENT_BEFORE.search(left) and _speaks_after(sentence, mention.end)
             ):
@@ -186,7 +189,7 @@ def find_refs(sentence: str, mentions: list[Mention]) -> list[Ref]:
             refs.append(Ref(code, mention.start, name_end, sentence[mention.start : name_end],
                             body=body.group(1).lower()))  # fmt: skip
             continue
-        before_of = _BODY_BEFORE_OF.search(sentence[: mention.start])
+        before_of = _BODY_BEFORE_OF.search(sentence[max(0, mention.start - _LEFT) : mention.start])
         if before_of:
             start = before_of.start()
             refs.append(Ref(code, start, mention.end, sentence[start : mention.end],
@@ -195,7 +198,7 @@ def find_refs(sentence: str, mentions: list[Mention]) -> list[Ref]:
         addressed = bool(_ADDRESSED_AFTER.match(after)) or (
             place.kind is PlaceKind.DEMONYM
             and mention.text.endswith("s")
-            and bool(_ADDRESSED_BEFORE.search(sentence[: mention.start]))
+            and bool(_ADDRESSED_BEFORE.search(sentence[max(0, mention.start - _LEFT) : mention.start]))
         )
         if addressed:
             refs.append(Ref(code, mention.start, mention.end, mention.text, addressed=True))
@@ -234,7 +237,7 @@ def _decide_agents(sentence: str, refs: list[Ref]) -> None:
         first, last = group[0], group[-1]
         if any(r.addressed for r in group):
             continue
-        left = sentence[: first.start]
+        left = sentence[max(0, first.start - _LEFT) : first.start]
         speaks = spoke = False
         if _AGENT_BEFORE.search(left):
             speaks = spoke = True

@@ -55,8 +55,13 @@ _COMPILED = tuple(
 )
 
 
+_ANY_SCALE_WORD = re.compile(r"travel|caution|precaution|level", re.I)
+
+
 def find_levels(text: str, issuer: str | None = None) -> list[LevelMatch]:
     """Every scale phrase in ``text``, longest first, without overlaps, in text order."""
+    if not _ANY_SCALE_WORD.search(text):
+        return []
     taken: list[tuple[int, int]] = []
     found: list[LevelMatch] = []
     for pattern, level, _issuers in _COMPILED:

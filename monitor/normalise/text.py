@@ -30,6 +30,7 @@ _QUOTES_DOUBLE = re.compile("[\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb]")
 _SPACES = re.compile(r"[ \t\f\v\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
 _BULLETS = re.compile(r"^[ \t]*(?:[\u00b7\u2022\u25aa\u25cf\u2023\u2043\u25e6*]|-(?=\s))[ \t]*", re.M)
 _MANY_NEWLINES = re.compile(r"\n{3,}")
+_LINE_EDGES = re.compile(r" *\n *")
 _CONTINUED_BLOCK = re.compile(r"([^.!?:;\n\"')\]])\n+(?=[a-z])")
 _TAG_HINT = re.compile(r"<\s*/?\s*[a-zA-Z][a-zA-Z0-9]*(\s[^<>]*)?/?>")
 
@@ -51,8 +52,9 @@ def normalise_text(value: str) -> str:
     """Clean plain text: unify line ends, bullets, quotes and spaces; keep paragraphs."""
     value = value.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
     value = _BULLETS.sub("\n", value)
-    lines = [clean_inline(line) for line in value.split("\n")]
-    text = _MANY_NEWLINES.sub("\n\n", "\n".join(lines)).strip()
+    value = _QUOTES_DOUBLE.sub('"', _QUOTES_SINGLE.sub("'", _DASHES.sub("-", value)))
+    value = _SPACES.sub(" ", value.replace("\u2026", "..."))
+    text = _MANY_NEWLINES.sub("\n\n", _LINE_EDGES.sub("\n", value)).strip()
     # A block that opens in lower case continues the previous one: feeds break sentences
     # with stray block tags ("Reconsider travel<p>to Saudi Arabia ...").
     return _CONTINUED_BLOCK.sub(r"\1 ", text)

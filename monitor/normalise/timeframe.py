@@ -131,8 +131,18 @@ def _hours(amount: str) -> float | None:
     return float(_NUMBER_WORDS[amount]) if amount in _NUMBER_WORDS else None
 
 
+_ANY_DATE_WORD = re.compile(
+    r"\d|day\b|days\b|\b(?:yesterday|today|tonight|tomorrow|morning|afternoon|evening|night|"
+    r"weekend|hours?|weeks?|months?|indefinitely|further notice|foreseeable|open-ended|"
+    r"jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)",
+    re.I,
+)
+
+
 def find_dates(sentence: str, anchor: date) -> list[DateMention]:
     """Every date expression in one sentence, resolved against ``anchor``."""
+    if not _ANY_DATE_WORD.search(sentence):
+        return []
     future = bool(_FUTURE.search(sentence))
     found: list[DateMention] = []
     taken: list[tuple[int, int]] = []
@@ -162,7 +172,7 @@ def find_dates(sentence: str, anchor: date) -> list[DateMention]:
         if day:
             add(_point_or_until(sentence, match, day, future))
     for match in _WEEKDAY.finditer(sentence):
-        if _HOLIDAY_BEFORE.search(sentence[: match.start(2)]):
+        if _HOLIDAY_BEFORE.search(sentence[max(0, match.start(2) - 12) : match.start(2)]):
             continue
         day: date | None
         if match.group(3) or match.group(7):
