@@ -109,6 +109,12 @@ class Sentence:
     levels: list[LevelMatch] = field(default_factory=list)
     advice: list[str] = field(default_factory=list)
     advisory: bool = False
+    _dates: list[timeframe.DateMention] | None = None
+
+    def dates(self, anchor: date) -> list[timeframe.DateMention]:
+        if self._dates is None:
+            self._dates = timeframe.find_dates(self.text, anchor)
+        return self._dates
 
     @property
     def speaking(self) -> bool:
@@ -534,7 +540,7 @@ def _timeframe(
     for s in sentences:
         if not (s.advisory or (first_party and not s.is_title)):
             continue
-        mentions = timeframe.find_dates(s.text, anchor)
+        mentions = s.dates(anchor)
         acts = [m.start() for m in _ACT_WORD.finditer(s.text)]
         sentence_act: date | None = None
         for mention in mentions:
@@ -590,7 +596,7 @@ def _timeframe(
 
 def _published_evidence(sentences: list[Sentence], anchor: date) -> str | None:
     for s in sentences:
-        for mention in timeframe.find_dates(s.text, anchor):
+        for mention in s.dates(anchor):
             if mention.day == anchor:
                 return s.text
     return sentences[0].text if sentences else None

@@ -36,7 +36,9 @@ AGENCIES: tuple[tuple[str, str, str], ...] = (
     (r"Quai d'Orsay", "FR", "French Ministry for Europe and Foreign Affairs"),
     (r"Kremlin", "RU", "Kremlin"),
 )  # fmt: skip
-_AGENCY_RES = tuple((re.compile(p), code, name) for p, code, name in AGENCIES)
+# All agencies in one pattern, one named group each: one scan per sentence.
+_AGENCY_RE = re.compile("|".join(f"(?P<a{i}>{p})" for i, (p, _, _) in enumerate(AGENCIES)))
+_AGENCY_BY_GROUP = {f"a{i}": (code, name) for i, (_, code, name) in enumerate(AGENCIES)}
 
 BODY = (
     r"(?:embass(?:y|ies)|consulates?(?:[\s-]general)?|high commissions?|"
@@ -148,9 +150,8 @@ def _speaks_after(sentence: str, pos: int) -> bool:
 def _agency_refs(sentence: str) -> list[Ref]:
     """Named agencies, the longest name winning where two overlap."""
     found = [
-        (match.start(), match.end(), code, name)
-        for pattern, code, name in _AGENCY_RES
-        for match in pattern.finditer(sentence)
+        (match.start(), match.end(), *_AGENCY_BY_GROUP[match.lastgroup or ""])
+        for match in _AGENCY_RE.finditer(sentence)
     ]
     found.sort(key=lambda item: item[0] - item[1])
     refs: list[Ref] = []

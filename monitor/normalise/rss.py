@@ -54,13 +54,17 @@ def _datetime(entry: Any, *keys: str) -> tuple[datetime | None, DatePrecision]:
     return None, DatePrecision.SECOND
 
 
-def _body(entry: Any) -> str:
-    contents = entry.get("content") or []
-    for content in contents:
+def _body_and_summary(entry: Any) -> tuple[str, str | None]:
+    """Text of the full content (``content:encoded``) and of the summary, if different."""
+    summary = entry.get("summary") or entry.get("description") or ""
+    for content in entry.get("content") or []:
         value = content.get("value")
         if value and value.strip():
-            return any_to_text(value)
-    return any_to_text(entry.get("summary") or entry.get("description") or "")
+            body = any_to_text(value)
+            if not summary or summary == value:
+                return body, None
+            return body, any_to_text(summary) or None
+    return any_to_text(summary), None
 
 
 def _host(url: str | None) -> str:
@@ -98,7 +102,7 @@ def _entry(entry: Any, channel: Any, ctx: SourceContext) -> Draft | None:
     guid = entry.get("id") or None
     published, precision = _datetime(entry, "published", "updated", "created")
     updated, _ = _datetime(entry, "updated", "published")
-    body = _body(entry)
+    body, summary = _body_and_summary(entry)
     if not title and not body:
         return None
     draft = Draft(
@@ -111,16 +115,16 @@ def _entry(entry: Any, channel: Any, ctx: SourceContext) -> Draft | None:
         published=published,
         updated=updated,
         date_precision=precision,
-        summary_text=any_to_text(entry.get("summary") or "") or None,
+        summary_text=summary,
     )
-    channel_link = channel.get("link") or ""
-    if _tag(entry, "Threat-Level") or _host(link).endswith("travel.state.gov"):
+    host, channel_host = _host(link), _host(channel.get("link"))
+    if _tag(entry, "Threat-Level") or host.endswith("travel.state.gov"):
         return _state(draft, entry)
     if entry.get("gdacs_alertlevel") is not None or entry.get("gdacs_eventtype") is not None:
         return _gdacs(draft, entry)
-    if _host(link).endswith("gov.uk") and "/foreign-travel-advice/" in (link or ""):
+    if host.endswith("gov.uk") and "/foreign-travel-advice/" in (link or ""):
         return _govuk_atom(draft, link or "")
-    if _EMBASSY_HOST.search(_host(channel_link)) or _EMBASSY_HOST.search(_host(link)):
+    if _EMBASSY_HOST.search(channel_host) or _EMBASSY_HOST.search(host):
         return _embassy(draft, channel, ctx)
     if ctx.issuer:
         name = _CHANNEL_PREFIX.sub("", clean_inline(channel.get("title") or "")) or (
