@@ -166,6 +166,16 @@ def _phrases_from(sentence: str, start: int, verb_start: int, base: str) -> list
     return out
 
 
+# Cheap tests that let most sentences skip the expensive patterns.
+_TRIGGER_HINT = re.compile(
+    r"advis|urg|ask|tell|told|call|encourag|recommend|warn|caution|instruct|remind|direct|"
+    r"order|notice|alert|guidance|appeal|implor|press"
+)
+_MODAL_HINT = re.compile(r"should|must|advised to|urged to|encouraged to|need to|ought|asked to|"
+                         r"told to")  # fmt: skip
+_GERUND_HINT = re.compile(r"recommend|importance of|suggest|advis|urg")
+
+
 def extract_advice(sentence: str, *, imperative: bool = False) -> list[AdvicePhrase]:
     """Advice phrases in one sentence. ``imperative``: the sentence may open with one
     (a bullet, an Actions section, a quote, a first-party advisory)."""
@@ -179,6 +189,7 @@ def extract_advice(sentence: str, *, imperative: bool = False) -> list[AdvicePhr
                    for seen in found):  # fmt: skip
                 found.append(phrase)
 
+    low = sentence.lower()
     if imperative:
         lead = _LEADING_CLAUSE.match(clean)
         start = lead.end() if lead else 0
@@ -192,7 +203,7 @@ def extract_advice(sentence: str, *, imperative: bool = False) -> list[AdvicePhr
             add_all(_phrases_from(clean, start, offset + start, verb))
         elif word and clean[start:].lower().startswith(("do not", "don't", "never")):
             add_all([AdvicePhrase(_cut(clean[start:]), offset + start)])
-    for match in _QUOTED.finditer(sentence):
+    for match in _QUOTED.finditer(sentence) if '"' in sentence or "'" in sentence else ():
         inner = match.group(1)
         word = re.match(r"([A-Za-z]+)", inner)
         if word and (verb := _base(word.group(1))) and word.group(1).lower() == verb:
@@ -200,7 +211,7 @@ def extract_advice(sentence: str, *, imperative: bool = False) -> list[AdvicePhr
                 ("to", "be", ",", "and")
             ):
                 add_all(_phrases_from(sentence, match.start(1), match.start(1), verb))
-    for trigger in _TRIGGER.finditer(sentence):
+    for trigger in _TRIGGER.finditer(sentence) if _TRIGGER_HINT.search(low) else ():
         window_end = min(len(sentence), trigger.end() + 220)
         brk = _CLAUSE_BREAK.search(sentence, trigger.end(), window_end)
         if brk:
@@ -209,15 +220,15 @@ def extract_advice(sentence: str, *, imperative: bool = False) -> list[AdvicePhr
             verb = _base(match.group(1))
             if verb and match.group(1).lower() == verb:
                 add_all(_phrases_from(sentence, match.start(1), match.start(1), verb))
-    for match in _MODAL.finditer(sentence):
+    for match in _MODAL.finditer(sentence) if _MODAL_HINT.search(low) else ():
         verb = _base(match.group(1))
         if verb and match.group(1).lower() == verb:
             add_all(_phrases_from(sentence, match.start(1), match.start(1), verb))
-    for match in _GERUND.finditer(sentence):
+    for match in _GERUND.finditer(sentence) if _GERUND_HINT.search(low) else ():
         verb = _base(match.group(1))
         if verb:
             add_all(_phrases_from(sentence, match.start(1), match.start(1), verb))
-    for match in _AGAINST.finditer(sentence):
+    for match in _AGAINST.finditer(sentence) if "against" in low else ():
         verb = _base(match.group(1))
         if verb and _TRIGGER.search(sentence[: match.start()]):
             phrase = "do not " + _cut(verb + sentence[match.end() :])

@@ -79,11 +79,6 @@ _AGENT_BEFORE = re.compile(
     r"(?:[\w-]+\s+){0,3}?(?:by|from)\s+(?:the\s+)?$",
     re.I,
 )
-_NOT_AGENT_BEFORE = re.compile(
-    r"\b(?:to|at|with|against|into|toward|towards|about|outside|near|following|after|like|"
-    r"unlike|besides|than|summoned|on|for|of|in|and)\s+(?:the\s+)?(?:[\w-]+\s+)?$",
-    re.I,
-)
 AGENT_VERB = re.compile(
     r"(?:issu\w*|warn\w*|advis\w*|urg\w*|ask(?:s|ed|ing)?|told|tell(?:s|ing)?|caution\w*|"
     r"call(?:s|ed|ing)?\s+(?:on|for|upon)|recommend\w*|rais(?:ed|es|ing)|updat\w*|"
@@ -95,16 +90,16 @@ AGENT_VERB = re.compile(
     r"remind\w*|implor\w*|appeal\w*|direct(?:s|ed))\b",
     re.I,
 )
-_FILLER = re.compile(
-    r"^(?:\s+|,|has|have|had|is|are|was|were|also|already|now|still|again|then|just|"
-    r"recently|previously|earlier|later|yesterday|today|tonight|on|this|last|late|week|"
-    r"(?:mon|tues|wednes|thurs|fri|satur|sun)day|morning|afternoon|evening|which|who|that|"
-    r"portal|website|site|office|spokes(?:person|man|woman)|officials?|itself|too|as well|"
-    r"\([^()]{1,60}\)|in\s+[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*)*|"
-    r",\s+(?:a|an|the)\s+[^,]{1,60},|"
-    r"and\s+(?:a|an|the)\s+[\w\s-]{1,40}?(?=\s+(?:has|have|had|is|are)\b))",
-    re.I,
+# Words that may stand between a government and its advising verb: auxiliaries,
+# adverbs, time adverbials, relative pronouns ("..., which offers advice").
+_FILLER_WORDS = frozenset(
+    """has have had is are was were also already now still again then just recently
+    previously earlier later yesterday today tonight on this last late week monday tuesday
+    wednesday thursday friday saturday sunday morning afternoon evening which who that portal
+    website site office spokesperson spokesman spokeswoman official officials itself too
+    as well""".split()
 )
+_TOKEN_AFTER = re.compile(r"[\s,]*(?:(\([^()]{0,60}\))|([\w'.-]+))")
 _CHAIN = re.compile(r"^(?:\s*,\s*(?:and\s+)?|\s+and\s+|\s*&\s*|\s*/\s*)(?:the\s+)?$", re.I)
 _BARE_BODY = re.compile(
     r"\b(?:the|its|their)\s+(embassy|consulate|high commission|department|ministry|mission|"
@@ -114,6 +109,24 @@ _BARE_BODY = re.compile(
 
 
 _LEFT = 90  # characters of left context the position patterns look at
+_SEAT_AFTER = re.compile(r"\s+(?-i:[A-Z][\w.'-]*)(?:\s+(?-i:[A-Z][\w.'-]*))*")
+_ENDS_BY_FROM = re.compile(r"\b(?:by|from)\s+(?:the\s+)?$", re.I)
+_NOT_AGENT_WORDS = frozenset(
+    """to at with against into toward towards about outside near following after like
+    unlike besides than summoned on for of in and""".split()
+)
+
+
+def _object_position(left: str) -> bool:
+    """Whether the words before a mention make it an object ("summoned to the ...")."""
+    words = left.lower().split()[-3:]
+    if not words:
+        return False
+    if words[-1] in _NOT_AGENT_WORDS:
+        return True
+    if len(words) >= 2 and words[-2] in _NOT_AGENT_WORDS:
+        return True
+    return len(words) == 3 and words[0] in _NOT_AGENT_WORDS and words[1] == "the"
 
 
 @dataclass(slots=True)
@@ -131,19 +144,30 @@ class Ref:
 
 
 def _speaks_after(sentence: str, pos: int) -> bool:
-    """Whether an advising verb follows ``pos`` across only auxiliaries and adverbials."""
-    cursor = pos
-    for _ in range(12):
-        rest = sentence[cursor:]
-        stripped = rest.lstrip()
-        if not stripped:
+    """Whether an advising verb follows ``pos`` across only auxiliaries, adverbials, a
+    parenthesis ("(CDC)") and a seat ("in Colombo")."""
+    window = sentence[pos : pos + 160]
+    cursor = 0
+    for _ in range(14):
+        token = _TOKEN_AFTER.match(window, cursor)
+        if token is None or token.end() == cursor:
             return False
-        if AGENT_VERB.match(stripped):
+        if token.group(1):  # a parenthesis
+            cursor = token.end()
+            continue
+        word = token.group(2)
+        if AGENT_VERB.match(window, token.start(2)):
             return True
-        filler = _FILLER.match(rest)
-        if not filler or filler.end() == 0:
+        low = word.lower()
+        if low == "in":  # a seat: "in Colombo", "in New Delhi"
+            seat = _SEAT_AFTER.match(window, token.end())
+            if seat is None:
+                return False
+            cursor = seat.end()
+            continue
+        if low not in _FILLER_WORDS:
             return False
-        cursor += filler.end()
+        cursor = token.end()
     return False
 
 
@@ -176,8 +200,8 @@ def find_refs(sentence: str, mentions: list[Mention]) -> list[Ref]:
             if not place.capital:
                 continue
             left = sentence[max(0, mention.start - _LEFT) : mention.start]
-            if _AGENT_BEFORE.search(left) or (
-                not _NOT_AGENT_BEFORE.search(left) and _speaks_after(sentence, mention.end)
+            if (_ENDS_BY_FROM.search(left) and _AGENT_BEFORE.search(left)) or (
+                not _object_position(left) and _speaks_after(sentence, mention.end)
             ):
                 refs.append(Ref(code, mention.start, mention.end, mention.text, agent=True))
             continue
@@ -190,7 +214,8 @@ def find_refs(sentence: str, mentions: list[Mention]) -> list[Ref]:
             refs.append(Ref(code, mention.start, name_end, sentence[mention.start : name_end],
                             body=body.group(1).lower()))  # fmt: skip
             continue
-        before_of = _BODY_BEFORE_OF.search(sentence[max(0, mention.start - _LEFT) : mention.start])
+        left = sentence[max(0, mention.start - _LEFT) : mention.start]
+        before_of = _BODY_BEFORE_OF.search(left) if left.rstrip().endswith(("of", "the")) else None
         if before_of:
             start = before_of.start()
             refs.append(Ref(code, start, mention.end, sentence[start : mention.end],
@@ -240,9 +265,9 @@ def _decide_agents(sentence: str, refs: list[Ref]) -> None:
             continue
         left = sentence[max(0, first.start - _LEFT) : first.start]
         speaks = spoke = False
-        if _AGENT_BEFORE.search(left):
+        if _ENDS_BY_FROM.search(left) and _AGENT_BEFORE.search(left):
             speaks = spoke = True
-        elif not _NOT_AGENT_BEFORE.search(left) or left.strip() == "":
+        elif not _object_position(left):
             if _speaks_after(sentence, last.end):
                 speaks = spoke = True
             elif last.body and _ADVISORY_NOUN_BODY.match(last.body):

@@ -32,6 +32,7 @@ _BULLETS = re.compile(r"^[ \t]*(?:[\u00b7\u2022\u25aa\u25cf\u2023\u2043\u25e6*]|
 _MANY_NEWLINES = re.compile(r"\n{3,}")
 _LINE_EDGES = re.compile(r" *\n *")
 _CONTINUED_BLOCK = re.compile(r"([^.!?:;\n\"')\]])\n+(?=[a-z])")
+_HTML_SPACE = re.compile(r"\s+")
 _TAG_HINT = re.compile(r"<\s*/?\s*[a-zA-Z][a-zA-Z0-9]*(\s[^<>]*)?/?>")
 
 
@@ -60,24 +61,25 @@ def normalise_text(value: str) -> str:
     return _CONTINUED_BLOCK.sub(r"\1 ", text)
 
 
-def _walk(node: etree._Element, out: list[str]) -> None:
-    tag = node.tag if isinstance(node.tag, str) else ""
-    tag = tag.lower()
-    if tag in SKIP_TAGS:
+def _walk(node: etree._Element, out: list[str], pre: bool = False) -> None:
+    """Text of ``node`` and its tail; whitespace in HTML text collapses (but in <pre>)."""
+    tag = node.tag.lower() if isinstance(node.tag, str) else ""
+    if tag in SKIP_TAGS or isinstance(node, etree._Comment):
         if node.tail:
-            out.append(node.tail)
+            out.append(node.tail if pre else _HTML_SPACE.sub(" ", node.tail))
         return
+    inner_pre = pre or tag == "pre"
     block = tag in BLOCK_TAGS
     if block:
         out.append("\n\n" if tag in {"p", "div", "table", "ul", "ol", "section"} else "\n")
-    if node.text and not isinstance(node, etree._Comment):
-        out.append(node.text)
+    if node.text:
+        out.append(node.text if inner_pre else _HTML_SPACE.sub(" ", node.text))
     for child in node:
-        _walk(child, out)
+        _walk(child, out, inner_pre)
     if block:
         out.append("\n")
     if node.tail:
-        out.append(node.tail)
+        out.append(node.tail if pre else _HTML_SPACE.sub(" ", node.tail))
 
 
 def html_to_text(markup: str) -> str:

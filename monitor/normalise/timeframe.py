@@ -139,10 +139,18 @@ _ANY_DATE_WORD = re.compile(
 )
 
 
+# Cheap tests that let most sentences skip the expensive patterns.
+_OPEN_HINT = re.compile(r"indefinite|further notice|foreseeable|open-ended")
+_DURATION_HINT = re.compile(r"\b(?:next|coming|following)\b")
+_RELATIVE_HINT = re.compile(r"yesterday|today|tonight|tomorrow|morning|afternoon|evening|night")
+
+
 def find_dates(sentence: str, anchor: date) -> list[DateMention]:
     """Every date expression in one sentence, resolved against ``anchor``."""
     if not _ANY_DATE_WORD.search(sentence):
         return []
+    low = sentence.lower()
+    has_digit = any(c.isdigit() for c in sentence)
     future = bool(_FUTURE.search(sentence))
     found: list[DateMention] = []
     taken: list[tuple[int, int]] = []
@@ -153,25 +161,25 @@ def find_dates(sentence: str, anchor: date) -> list[DateMention]:
         taken.append((mention.start, mention.end))
         found.append(mention)
 
-    for match in _OPEN_ENDED.finditer(sentence):
+    for match in _OPEN_ENDED.finditer(sentence) if _OPEN_HINT.search(low) else ():
         add(DateMention(Kind.OPEN, match.start(), match.end(), match.group()))
-    for match in _DURATION.finditer(sentence):
+    for match in _DURATION.finditer(sentence) if _DURATION_HINT.search(low) else ():
         amount = _hours(match.group(1))
         if amount is not None:
             hours = amount * _UNIT_HOURS[match.group(2).lower()]
             add(DateMention(Kind.DURATION, *match.span(), match.group(), hours=hours, future=True))
-    for match in _WEEKEND.finditer(sentence):
+    for match in _WEEKEND.finditer(sentence) if "weekend" in low else ():
         forward = (match.group(1) or "").lower() in {"coming", "next", "this", "upcoming"}
         saturday = _weekday_date("saturday", "coming" if forward or future else "last", anchor,
                                  forward or future)  # fmt: skip
         sunday = saturday + timedelta(days=1)
         add(DateMention(Kind.WEEKEND, *match.span(), match.group(), day=sunday,
                         future=forward or future))  # fmt: skip
-    for match in _ISO_DATE.finditer(sentence):
+    for match in _ISO_DATE.finditer(sentence) if has_digit else ():
         day = _make_date(int(match.group(1)), int(match.group(2)), int(match.group(3)), anchor)
         if day:
             add(_point_or_until(sentence, match, day, future))
-    for match in _WEEKDAY.finditer(sentence):
+    for match in _WEEKDAY.finditer(sentence) if "day" in low else ():
         if _HOLIDAY_BEFORE.search(sentence[max(0, match.start(2) - 12) : match.start(2)]):
             continue
         day: date | None
@@ -184,7 +192,7 @@ def find_dates(sentence: str, anchor: date) -> list[DateMention]:
             day = _weekday_date(match.group(2), match.group(1), anchor, future)
         if day:
             add(_point_or_until(sentence, match, day, future))
-    for match in _MONTH_DAY.finditer(sentence):
+    for match in _MONTH_DAY.finditer(sentence) if has_digit else ():
         if match.group(1):
             month, number, year = _month_number(match.group(1)), match.group(2), match.group(3)
         else:
@@ -192,7 +200,7 @@ def find_dates(sentence: str, anchor: date) -> list[DateMention]:
         day = _make_date(int(year) if year else None, month, int(number), anchor)
         if day:
             add(_point_or_until(sentence, match, day, future))
-    for match in _RELATIVE.finditer(sentence):
+    for match in _RELATIVE.finditer(sentence) if _RELATIVE_HINT.search(low) else ():
         word = (match.group(1) or match.group(2) or "").lower()
         offset = {"yesterday": -1, "tomorrow": 1}.get(word, 0)
         if match.group(2) and match.group(0).lower().startswith("last"):
