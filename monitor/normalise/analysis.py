@@ -13,12 +13,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor.models import Area, Category
 from monitor.normalise import timeframe
 from monitor.normalise.advice import extract_advice
+from monitor.normalise.categories import find_categories as find_categories_cached
 from monitor.normalise.categories import find_targets, score_categories
 from monitor.normalise.issuers import Ref, find_refs, names_issuer
 from monitor.normalise.levels import LevelMatch, find_levels
@@ -104,16 +106,16 @@ class Sentence:
     section: str | None
     is_title: bool
     bullet: bool
-    mentions: list[Mention]
-    refs: list[Ref] = field(default_factory=list)
-    levels: list[LevelMatch] = field(default_factory=list)
-    advice: list[str] = field(default_factory=list)
+    mentions: tuple[Mention, ...]
+    refs: tuple[Ref, ...] = ()
+    levels: tuple[LevelMatch, ...] = ()
+    advice: tuple[str, ...] = ()
     advisory: bool = False
     _dates: list[timeframe.DateMention] | None = None
 
     def dates(self, anchor: date) -> list[timeframe.DateMention]:
         if self._dates is None:
-            self._dates = timeframe.find_dates(self.text, anchor)
+            self._dates = list(timeframe.find_dates(self.text, anchor))
         return self._dates
 
     @property
@@ -155,10 +157,48 @@ class Reading:
     zone: tzinfo
 
 
+# What a sentence says does not depend on the item around it, and the boilerplate of a
+# feed (embassy "Actions to Take", State's closing paragraphs) recurs in item after item,
+# so the per-sentence readings are memoised. Results are immutable.
+_MEMO = 8192
+
+
+@lru_cache(maxsize=_MEMO)
+def _mentions(text: str) -> tuple[Mention, ...]:
+    return tuple(gazetteer().scan(text))
+
+
+@lru_cache(maxsize=_MEMO)
+def _levels(text: str) -> tuple[LevelMatch, ...]:
+    return tuple(find_levels(text))
+
+
+@lru_cache(maxsize=_MEMO)
+def _advice(text: str, imperative: bool) -> tuple[str, ...]:
+    return tuple(p.text for p in extract_advice(text, imperative=imperative))
+
+
+@lru_cache(maxsize=_MEMO)
+def _refs(text: str) -> tuple[Ref, ...]:
+    return tuple(find_refs(text, list(_mentions(text))))
+
+
+@lru_cache(maxsize=_MEMO)
+def _targets(text: str) -> tuple[str, ...]:
+    return tuple(find_targets(text))
+
+
+def memo_clear() -> None:
+    """Forget memoised sentence readings (benchmarks measure with and without them)."""
+    for function in (_mentions, _levels, _advice, _refs, _targets, timeframe.find_dates,
+                     find_categories_cached):  # fmt: skip
+        function.cache_clear()
+
+
 def _sentences(title: str, body: str, g: Gazetteer) -> list[Sentence]:
     out: list[Sentence] = []
     if title:
-        out.append(Sentence(0, title, None, True, False, g.scan(title)))
+        out.append(Sentence(0, title, None, True, False, _mentions(title)))
     section: str | None = None
     for block_index, block in enumerate(re.split(r"\n\s*\n", body)):
         lines = [line.strip() for line in block.split("\n") if line.strip()]
@@ -174,7 +214,7 @@ def _sentences(title: str, body: str, g: Gazetteer) -> list[Sentence]:
             bullet = len(lines) > 1 and line_index > 0 or section == "actions to take"
             for _, sentence in iter_sentences(line):
                 out.append(Sentence(len(out), sentence, section, False, bullet,
-                                    g.scan(sentence)))  # fmt: skip
+                                    _mentions(sentence)))  # fmt: skip
         del block_index
     return out
 
@@ -224,14 +264,14 @@ def read(
 
     # Pass 1: per sentence, references, levels, advice, and whether it is advisory.
     for s in sentences:
-        s.levels = find_levels(s.text)
+        s.levels = _levels(s.text)
         imperative = first_party or s.bullet or s.section is not None
-        s.advice = [p.text for p in extract_advice(s.text, imperative=imperative)]
+        s.advice = _advice(s.text, imperative)
         s.advisory = bool(s.levels or s.advice or _CUE.search(s.text)) or (
             first_party and s.section in {"event", "events", "location", "locations", "summary"}
         )
         if s.advisory and not first_party:
-            s.refs = find_refs(s.text, s.mentions)
+            s.refs = _refs(s.text)
 
     issuers: dict[str, IssuerFacts] = {}
     history: list[Ref] = []
@@ -407,7 +447,7 @@ def read(
     targets: list[str] = []
     for s in sentences:
         if s.speaking or (first_party and not s.is_title):
-            for target in find_targets(s.text):
+            for target in _targets(s.text):
                 if target not in targets:
                     targets.append(target)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from monitor.models import Category
 
@@ -81,7 +82,8 @@ def _word_ok(cue: str, word: str) -> bool:
     return word.startswith(cue[:-1]) if cue.endswith("*") else word == cue
 
 
-def find_categories(sentence: str) -> set[Category]:
+@lru_cache(maxsize=8192)
+def find_categories(sentence: str) -> frozenset[Category]:
     """Categories whose cues occur in the sentence (one pass over its words)."""
     words = _WORD.findall(sentence.lower())
     found: set[Category] = set()
@@ -91,7 +93,7 @@ def find_categories(sentence: str) -> set[Category]:
                 continue
             if all(_word_ok(part, words[i + k]) for k, part in enumerate(cue)):
                 found.add(category)
-    return found
+    return frozenset(found)
 
 
 # Event types of hazard feeds (GDACS, CAP) mapped onto the vocabulary.

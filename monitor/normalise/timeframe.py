@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import Enum
+from functools import lru_cache
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MONTHS = (
@@ -140,17 +141,19 @@ _ANY_DATE_WORD = re.compile(
 
 
 # Cheap tests that let most sentences skip the expensive patterns.
+_DIGIT = re.compile(r"\d")
 _OPEN_HINT = re.compile(r"indefinite|further notice|foreseeable|open-ended")
 _DURATION_HINT = re.compile(r"\b(?:next|coming|following)\b")
 _RELATIVE_HINT = re.compile(r"yesterday|today|tonight|tomorrow|morning|afternoon|evening|night")
 
 
-def find_dates(sentence: str, anchor: date) -> list[DateMention]:
+@lru_cache(maxsize=8192)
+def find_dates(sentence: str, anchor: date) -> tuple[DateMention, ...]:
     """Every date expression in one sentence, resolved against ``anchor``."""
     if not _ANY_DATE_WORD.search(sentence):
-        return []
+        return ()
     low = sentence.lower()
-    has_digit = any(c.isdigit() for c in sentence)
+    has_digit = _DIGIT.search(sentence) is not None
     future = bool(_FUTURE.search(sentence))
     found: list[DateMention] = []
     taken: list[tuple[int, int]] = []
@@ -179,7 +182,8 @@ def find_dates(sentence: str, anchor: date) -> list[DateMention]:
         day = _make_date(int(match.group(1)), int(match.group(2)), int(match.group(3)), anchor)
         if day:
             add(_point_or_until(sentence, match, day, future))
-    for match in _WEEKDAY.finditer(sentence) if "day" in low else ():
+    weekday = any(name in low for name in WEEKDAYS)
+    for match in _WEEKDAY.finditer(sentence) if weekday else ():
         if _HOLIDAY_BEFORE.search(sentence[max(0, match.start(2) - 12) : match.start(2)]):
             continue
         day: date | None
@@ -208,7 +212,7 @@ def find_dates(sentence: str, anchor: date) -> list[DateMention]:
         add(DateMention(Kind.POINT, *match.span(), match.group(),
                         day=anchor + timedelta(days=offset), future=offset > 0))  # fmt: skip
     found.sort(key=lambda m: m.start)
-    return found
+    return tuple(found)
 
 
 def _point_or_until(

@@ -74,7 +74,7 @@ def test_open_ended_wording_is_recognised() -> None:
     ],
 )
 def test_non_dates_of_the_advice_are_not_read_as_dates(sentence: str) -> None:
-    assert find_dates(sentence, WEDNESDAY) == []
+    assert not find_dates(sentence, WEDNESDAY)
 
 
 def test_same_input_gives_same_dates_whatever_the_anchor_year() -> None:
