@@ -10,8 +10,8 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from xml.sax.saxutils import escape
 
 import feedparser
@@ -34,10 +34,24 @@ ISSUERS = [
     ("The French embassy", "French"), ("The Japanese embassy", "Japanese"),
 ]  # fmt: skip
 EVENTS = ["demonstration", "protest march", "rally", "sit-in", "strike", "vigil"]
-SITES = ["the parliament", "the central station", "the main square", "the ministry of finance",
-         "the university campus", "the presidential palace", "the stadium", "the old market"]
-TARGETS = ["large gatherings", "crowds", "the city centre", "government buildings",
-           "places of worship", "tourist sites"]
+SITES = [
+    "the parliament",
+    "the central station",
+    "the main square",
+    "the ministry of finance",
+    "the university campus",
+    "the presidential palace",
+    "the stadium",
+    "the old market",
+]
+TARGETS = [
+    "large gatherings",
+    "crowds",
+    "the city centre",
+    "government buildings",
+    "places of worship",
+    "tourist sites",
+]
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 # The "Actions to Take" bullets of real embassy alerts: a small pool reused in every alert.
 ACTIONS = [

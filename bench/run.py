@@ -1,6 +1,6 @@
 """Run the benchmarks, print the figures and write them to docs/benchmarks.md.
 
-    python -m bench.run
+python -m bench.run
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def main() -> int:
         f"{result.cold_rate:,.0f} |",
         "",
         "The normaliser memoises what each sentence says (places, advice, levels, dates): the",
-        "boilerplate of a feed (an embassy's \"Actions to Take\" bullets, its assistance block)",
+        'boilerplate of a feed (an embassy\'s "Actions to Take" bullets, its assistance block)',
         "recurs in item after item. The generated alerts draw their bullets from a pool of ten,",
         "as real ones do; every event and news sentence is unique. The third row shows the cost",
         "when nothing is remembered from earlier items.",

@@ -32,7 +32,8 @@ _IRREGULAR_ING = {"being": "be", "having": "have", "using": "use", "leaving": "l
                   "observing": "observe", "minimizing": "minimize", "delaying": "delay",
                   "travelling": "travel", "traveling": "travel", "arranging": "arrange",
                   "preparing": "prepare", "refraining": "refrain", "remaining": "remain",
-                  "departing": "depart", "registering": "register", "enrolling": "enroll"}  # fmt: skip
+                  "departing": "depart", "registering": "register",
+                  "enrolling": "enroll"}  # fmt: skip
 
 _TRIGGER = re.compile(
     r"\b(?:advis(?:e|es|ed|ing)|urg(?:e|es|ed|ing)|ask(?:s|ed|ing)?|tell(?:s|ing)?|told|"
@@ -81,8 +82,11 @@ _BE_ADVICE = re.compile(
     r"extra|especially|particularly|very|extremely|on guard|on alert|sure)\b",
     re.I,
 )
-_CLAUSE_BREAK = re.compile(r"\b(?:after|before|because|while|although|though|but|since|"
-                           r"when|whereas|once)\b|[;:]", re.I)
+_CLAUSE_BREAK = re.compile(
+    r"\b(?:after|before|because|while|although|though|but|since|"
+    r"when|whereas|once)\b|[;:]",
+    re.I,
+)
 _OPENING_QUOTE = re.compile(r"(?<=\s)\"(?=\w)")
 
 
@@ -112,9 +116,10 @@ def _cut(rest: str) -> str:
     rest = _OPENING_QUOTE.sub("", rest)
     end = len(rest)
     for match in _STOP.finditer(rest):
-        if match.group().strip().lower() == "where":
-            if _GENERIC_PLACE.search(rest[: match.start()].rstrip()):
-                continue
+        if match.group().strip().lower() == "where" and _GENERIC_PLACE.search(
+            rest[: match.start()].rstrip()
+        ):
+            continue
         if match.group().strip() in {",", "-"} and match.start() < 4:
             continue
         end = match.start()
@@ -139,10 +144,9 @@ def _phrases_from(sentence: str, start: int, verb_start: int, base: str) -> list
     cursor = 0
     for match in _SPLIT.finditer(rest):
         nxt = match.group(1)
-        if _base(nxt) is None or nxt.lower() in {"be"} and not rest[match.end() :].lower().startswith(
-            ("be aware", "be alert", "be vigilant", "be careful", "be prepared", "be ready",
-             "be cautious", "be mindful", "be \"aware", "be 'aware")
-        ):  # fmt: skip
+        if _base(nxt) is None or (
+            nxt.lower() == "be" and not _BE_ADVICE.match(rest[match.end() + 2 :])
+        ):
             continue
         if cursor == 0 and match.start() == 0:
             continue
@@ -198,7 +202,7 @@ def extract_advice(sentence: str, *, imperative: bool = False) -> list[AdvicePhr
             word
             and (verb := _base(word.group(1)))
             and word.group(1).lower() == verb
-            and not clean[start + word.end() : start + word.end() + 1] == "-"
+            and clean[start + word.end() : start + word.end() + 1] != "-"
         ):
             add_all(_phrases_from(clean, start, offset + start, verb))
         elif word and clean[start:].lower().startswith(("do not", "don't", "never")):
@@ -206,11 +210,12 @@ def extract_advice(sentence: str, *, imperative: bool = False) -> list[AdvicePhr
     for match in _QUOTED.finditer(sentence) if '"' in sentence or "'" in sentence else ():
         inner = match.group(1)
         word = re.match(r"([A-Za-z]+)", inner)
-        if word and (verb := _base(word.group(1))) and word.group(1).lower() == verb:
-            if word.group(1)[0].isupper() or sentence[: match.start()].rstrip().endswith(
-                ("to", "be", ",", "and")
-            ):
-                add_all(_phrases_from(sentence, match.start(1), match.start(1), verb))
+        opens = word is not None and (
+            word.group(1)[0].isupper()
+            or sentence[: match.start()].rstrip().endswith(("to", "be", ",", "and"))
+        )
+        if word and opens and (verb := _base(word.group(1))) and word.group(1).lower() == verb:
+            add_all(_phrases_from(sentence, match.start(1), match.start(1), verb))
     for trigger in _TRIGGER.finditer(sentence) if _TRIGGER_HINT.search(low) else ():
         window_end = min(len(sentence), trigger.end() + 220)
         brk = _CLAUSE_BREAK.search(sentence, trigger.end(), window_end)

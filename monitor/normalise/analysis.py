@@ -11,10 +11,10 @@ merely mentioned.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor.models import Area, Category
@@ -211,7 +211,7 @@ def _sentences(title: str, body: str, g: Gazetteer) -> list[Sentence]:
                     continue
             if section in _IGNORED_SECTIONS:
                 continue
-            bullet = len(lines) > 1 and line_index > 0 or section == "actions to take"
+            bullet = (len(lines) > 1 and line_index > 0) or section == "actions to take"
             for _, sentence in iter_sentences(line):
                 out.append(Sentence(len(out), sentence, section, False, bullet,
                                     _mentions(sentence)))  # fmt: skip
@@ -287,7 +287,9 @@ def read(
             facts.name, facts.body_named = name, True
         return facts
 
-    def give(facts: IssuerFacts, advice: list[str], levels: list[LevelMatch], text: str) -> None:
+    def give(
+        facts: IssuerFacts, advice: Sequence[str], levels: Sequence[LevelMatch], text: str
+    ) -> None:
         for phrase in advice:
             if phrase not in facts.advice:
                 facts.advice.append(phrase)
@@ -313,7 +315,7 @@ def read(
                 if code is None or not (ref.agent or ref.addressed):
                     continue
                 named = names_issuer(ref)
-                facts = issuer(code, ref.name if named else g.country_name(code), s.text, named)
+                issuer(code, ref.name if named else g.country_name(code), s.text, named)
                 if ref.agent and code not in speakers:
                     speakers.append(code)
             primary = _primary(s.refs, history)
@@ -378,9 +380,9 @@ def read(
                     score(place.country, 3, s.text)
                 elif seat:
                     score(place.country, 0.5, s.text)
-                elif locative:
-                    score(place.country, 2, s.text)
-                elif _SUBJECT_AFTER.match(after) and place.country not in issuer_codes:
+                elif locative or (
+                    _SUBJECT_AFTER.match(after) and place.country not in issuer_codes
+                ):
                     score(place.country, 2, s.text)
                 elif s.is_title:
                     score(place.country, 1, s.text)
@@ -411,11 +413,11 @@ def read(
                                       admin1=place.admin1 if place.kind is PlaceKind.CITY
                                       else place.name, lat=place.lat, lon=place.lon))  # fmt: skip
         if speaking and not s.is_title:
-            for match in _NEIGHBOURHOOD.finditer(s.text):
-                name = match.group(2)
+            for found in _NEIGHBOURHOOD.finditer(s.text):
+                name = found.group(2)
                 if name.split()[0] in _NOT_PLACE_WORDS or g.lookup_country(name):
                     continue
-                owner = g.lookup(match.group(1)) if match.group(1) else ()
+                owner = g.lookup(found.group(1)) if found.group(1) else ()
                 country = owner[0].country if owner else None
                 if name not in area_places and all(a.name != name for a in areas):
                     areas.append(Area(name=name, country=country,
@@ -424,11 +426,11 @@ def read(
                         score(country, 2, s.text)
                         area_countries.add(country)
 
+    allowed_issuer_subjects = area_countries | set(structured_countries)
     subjects = [
         code
         for code, value in sorted(scores.items(), key=lambda kv: -kv[1])
-        if value >= 2 and (code not in issuer_codes or code in area_countries
-                           or code in structured_countries)  # fmt: skip
+        if value >= 2 and (code not in issuer_codes or code in allowed_issuer_subjects)
     ]
     if not subjects and scores:
         best = max(scores.items(), key=lambda kv: kv[1])
@@ -482,7 +484,7 @@ def read(
     )
 
 
-def _primary(refs: list[Ref], history: list[Ref]) -> list[str] | None:
+def _primary(refs: Sequence[Ref], history: list[Ref]) -> list[str] | None:
     """The speaking group of a sentence: the first group of coordinated speakers."""
     group: list[str] = []
     last_end = -1
@@ -504,7 +506,9 @@ def _is_regional(text: str, match: LevelMatch) -> bool:
     after = text[match.end :]
     if _REGIONAL_AFTER.match(after):
         return True
-    phrase = re.match(r"^\s*(?:to|in|within)\s+(?:the\s+)?([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*)", after)
+    phrase = re.match(
+        r"^\s*(?:to|in|within)\s+(?:the\s+)?([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*)", after
+    )
     if phrase:
         name = phrase.group(1)
         g = gazetteer()
@@ -536,9 +540,9 @@ def _regional_places(window: str, g: Gazetteer) -> list[tuple[str, str | None]]:
     for match in _CAPITALISED.finditer(window):
         name = match.group()
         places = g.lookup(name)
-        if places and places[0].kind in (PlaceKind.CITY, PlaceKind.ADMIN):
-            if all(name not in seen for seen, _ in found):
-                found.append((places[0].name, places[0].country))
+        known = places and places[0].kind in (PlaceKind.CITY, PlaceKind.ADMIN)
+        if known and all(name not in seen for seen, _ in found):
+            found.append((places[0].name, places[0].country))
     return found
 
 
@@ -595,16 +599,16 @@ def _timeframe(
                 ):
                     act_dates.append((mention.day, s.text))
                     sentence_act = sentence_act or mention.day
-                elif not s.is_title and mention.day >= anchor and _EVENT_WORD.search(
-                    s.text
-                ) and not re.search(
-                    r"\bconsular|\bthe embassy will\b|\bresume", s.text, re.I
+                elif (
+                    not s.is_title
+                    and mention.day >= anchor
+                    and _EVENT_WORD.search(s.text)
+                    and not re.search(r"\bconsular|\bthe embassy will\b|\bresume", s.text, re.I)
                 ):
                     bounds.append((timeframe.end_of_day(mention.day, zone), s.text, False))
-            elif mention.kind is timeframe.Kind.UNTIL and mention.day is not None:
-                if mention.day >= anchor:
-                    bounds.append((timeframe.end_of_day(mention.day, zone), s.text, True))
-            elif mention.kind is timeframe.Kind.WEEKEND and mention.day is not None:
+            elif (mention.kind is timeframe.Kind.UNTIL and mention.day is not None) or (
+                mention.kind is timeframe.Kind.WEEKEND and mention.day is not None
+            ):
                 if mention.day >= anchor:
                     bounds.append((timeframe.end_of_day(mention.day, zone), s.text, True))
             elif mention.kind is timeframe.Kind.DURATION and mention.hours is not None:

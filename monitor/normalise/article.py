@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 from dateutil import parser as date_parser
 from lxml import etree
@@ -34,8 +35,11 @@ def _title_and_body(text: str) -> tuple[str, str]:
     lines = text.split("\n", 1)
     first = lines[0].strip()
     rest = lines[1] if len(lines) > 1 else ""
-    if first and rest.startswith("\n") and len(first) <= _HEADLINE_MAX and not first.endswith(
-        (".", "!", "?", '"')
+    if (
+        first
+        and rest.startswith("\n")
+        and len(first) <= _HEADLINE_MAX
+        and not first.endswith((".", "!", "?", '"'))
     ):
         return first, rest.strip()
     sentences = split_sentences(first)
@@ -85,10 +89,15 @@ def _meta_date(root: etree._Element) -> tuple[datetime | None, DatePrecision]:
     return None, DatePrecision.SECOND
 
 
+def _nodes(root: etree._Element, xpath: str) -> list[Any]:
+    result = root.xpath(xpath)
+    return list(result) if isinstance(result, list) else []
+
+
 def _first_text(root: etree._Element, xpath: str) -> str | None:
-    for node in root.xpath(xpath):
-        value = node if isinstance(node, str) else node.text_content()
-        value = " ".join(str(value).split())
+    for node in _nodes(root, xpath):
+        raw = node.text_content() if hasattr(node, "text_content") else node
+        value = " ".join(str(raw).split())
         if value:
             return value
     return None
@@ -110,10 +119,10 @@ def parse_html(doc: Document, ctx: SourceContext) -> list[Draft]:
         root, "//meta[@property='og:url']/@content"
     )
     language = root.get("lang") or "en"
-    container = next(iter(root.xpath("//article") or root.xpath("//main") or
-                          root.xpath("//body") or [root]))  # fmt: skip
+    containers = _nodes(root, "//article") or _nodes(root, "//main") or _nodes(root, "//body")
+    container: Any = containers[0] if containers else root
     for tag in _DROP:
-        for node in container.xpath(f".//{tag}"):
+        for node in _nodes(container, f".//{tag}"):
             node.drop_tree()
     markup = etree.tostring(container, encoding="unicode", method="html")
     body = html_to_text(markup)

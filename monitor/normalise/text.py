@@ -28,7 +28,9 @@ _DASHES = re.compile("[\u2010\u2011\u2012\u2013\u2014\u2015\u2212]")
 _QUOTES_SINGLE = re.compile("[\u2018\u2019\u201a\u201b\u2032]")
 _QUOTES_DOUBLE = re.compile("[\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb]")
 _SPACES = re.compile(r"[ \t\f\v\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
-_BULLETS = re.compile(r"^[ \t]*(?:[\u00b7\u2022\u25aa\u25cf\u2023\u2043\u25e6*]|-(?=\s))[ \t]*", re.M)
+_BULLETS = re.compile(
+    r"^[ \t]*(?:[\u00b7\u2022\u25aa\u25cf\u2023\u2043\u25e6*]|-(?=\s))[ \t]*", re.M
+)
 _MANY_NEWLINES = re.compile(r"\n{3,}")
 _LINE_EDGES = re.compile(r" *\n *")
 _CONTINUED_BLOCK = re.compile(r"([^.!?:;\n\"')\]])\n+(?=[a-z])")

@@ -155,6 +155,7 @@ def find_dates(sentence: str, anchor: date) -> tuple[DateMention, ...]:
     low = sentence.lower()
     has_digit = _DIGIT.search(sentence) is not None
     future = bool(_FUTURE.search(sentence))
+    day: date | None
     found: list[DateMention] = []
     taken: list[tuple[int, int]] = []
 
@@ -186,7 +187,6 @@ def find_dates(sentence: str, anchor: date) -> tuple[DateMention, ...]:
     for match in _WEEKDAY.finditer(sentence) if weekday else ():
         if _HOLIDAY_BEFORE.search(sentence[max(0, match.start(2) - 12) : match.start(2)]):
             continue
-        day: date | None
         if match.group(3) or match.group(7):
             month = _month_number(match.group(3) or match.group(7))
             number = int(match.group(4) or match.group(6))
@@ -198,10 +198,12 @@ def find_dates(sentence: str, anchor: date) -> tuple[DateMention, ...]:
             add(_point_or_until(sentence, match, day, future))
     for match in _MONTH_DAY.finditer(sentence) if has_digit else ():
         if match.group(1):
-            month, number, year = _month_number(match.group(1)), match.group(2), match.group(3)
+            named, digits, year_text = match.group(1), match.group(2), match.group(3)
         else:
-            month, number, year = _month_number(match.group(5)), match.group(4), match.group(6)
-        day = _make_date(int(year) if year else None, month, int(number), anchor)
+            named, digits, year_text = match.group(5), match.group(4), match.group(6)
+        day = _make_date(
+            int(year_text) if year_text else None, _month_number(named), int(digits), anchor
+        )
         if day:
             add(_point_or_until(sentence, match, day, future))
     for match in _RELATIVE.finditer(sentence) if _RELATIVE_HINT.search(low) else ():
@@ -215,9 +217,7 @@ def find_dates(sentence: str, anchor: date) -> tuple[DateMention, ...]:
     return tuple(found)
 
 
-def _point_or_until(
-    sentence: str, match: re.Match[str], day: date, future: bool
-) -> DateMention:
+def _point_or_until(sentence: str, match: re.Match[str], day: date, future: bool) -> DateMention:
     before = sentence[max(0, match.start() - 12) : match.start()]
     text = match.group().strip()
     leading = re.match(r"(?:until|till|through|thru)\b", text, re.I)

@@ -17,7 +17,9 @@ from monitor.normalise.inputs import InputError
 from monitor.normalise.text import html_to_text
 
 EXAMPLES = Path(__file__).parents[1] / "fixtures" / "examples"
-REFERENCE = (Path(__file__).parents[1] / "fixtures" / "reference" / "sample-article.txt").read_text()
+REFERENCE = (
+    Path(__file__).parents[1] / "fixtures" / "reference" / "sample-article.txt"
+).read_text()
 PUBLISHED = datetime(2024, 3, 7, 16, 59, tzinfo=UTC)
 MOSCOW_HTML = re.search(
     r"<content:encoded><!\[CDATA\[(.*)\]\]></content:encoded>",
@@ -100,8 +102,9 @@ def test_fingerprint_changes_when_the_advice_changes() -> None:
 
 def test_content_hash_changes_on_an_editorial_edit_that_keeps_the_fingerprint() -> None:
     original = build_advisory(_draft(MOSCOW_HTML))
-    edited = build_advisory(_draft(MOSCOW_HTML.replace("Russia Country Information",
-                                                       "Russia country information page")))
+    edited = build_advisory(
+        _draft(MOSCOW_HTML.replace("Russia Country Information", "Russia country information page"))
+    )
     assert edited.fingerprint == original.fingerprint
     assert edited.content_hash != original.content_hash
 
