@@ -237,14 +237,21 @@ def _place_for(mention: Mention, subject_hint: set[str]) -> Place:
     return mention.candidates[0]
 
 
+@lru_cache(maxsize=512)
+def _zone_named(name: str) -> tzinfo | None:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
 def _zone(areas: list[Area], places: dict[str, Place]) -> tzinfo:
+    """The time zone of the first area the gazetteer knows, for "today"-style bounds."""
     for area in areas:
         place = places.get(area.name)
-        if place and place.timezone:
-            try:
-                return ZoneInfo(place.timezone)
-            except ZoneInfoNotFoundError:
-                continue
+        zone = _zone_named(place.timezone) if place and place.timezone else None
+        if zone is not None:
+            return zone
     return UTC
 
 
@@ -315,7 +322,8 @@ def read(
                 if code is None or not (ref.agent or ref.addressed):
                     continue
                 named = names_issuer(ref)
-                issuer(code, ref.name if named else g.country_name(code), s.text, named)
+                display = ref.name[:1].upper() + ref.name[1:] if named else g.country_name(code)
+                issuer(code, display, s.text, named)
                 if ref.agent and code not in speakers:
                     speakers.append(code)
             primary = _primary(s.refs, history)
@@ -585,6 +593,8 @@ def _timeframe(
         if not (s.advisory or (first_party and not s.is_title)):
             continue
         mentions = s.dates(anchor)
+        if not mentions:
+            continue
         acts = [m.start() for m in _ACT_WORD.finditer(s.text)]
         sentence_act: date | None = None
         for mention in mentions:
@@ -639,7 +649,8 @@ def _timeframe(
 
 
 def _published_evidence(sentences: list[Sentence], anchor: date) -> str | None:
-    for s in sentences:
+    """The headline or an opening sentence that states the published day, else the first."""
+    for s in sentences[:4]:
         for mention in s.dates(anchor):
             if mention.day == anchor:
                 return s.text

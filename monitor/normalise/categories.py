@@ -88,7 +88,10 @@ def find_categories(sentence: str) -> frozenset[Category]:
     words = _WORD.findall(sentence.lower())
     found: set[Category] = set()
     for i, word in enumerate(words):
-        for cue, category in (*_EXACT.get(word, ()), *_PREFIX.get(word[:3], ())):
+        exact, prefix = _EXACT.get(word), _PREFIX.get(word[:3])
+        if exact is None and prefix is None:
+            continue
+        for cue, category in (*(exact or ()), *(prefix or ())):
             if category in found or len(cue) > len(words) - i:
                 continue
             if all(_word_ok(part, words[i + k]) for k, part in enumerate(cue)):

@@ -18,29 +18,40 @@ from itertools import pairwise
 
 from monitor.normalise.places import Mention, PlaceKind
 
-# Named agencies and metonyms that identify one government.
-AGENCIES: tuple[tuple[str, str, str], ...] = (
-    (r"(?:U\.?S\.?\s+)?(?:State Department|Department of State)", "US", "U.S. Department of State"),
-    (r"(?:U\.?S\.?\s+)?Centers? for Disease Control(?: and Prevention)?(?:\s*\(CDC\))?", "US",
-     "U.S. Centers for Disease Control and Prevention"),
-    (r"\bCDC\b", "US", "U.S. Centers for Disease Control and Prevention"),
-    (r"Bureau of Consular Affairs", "US", "U.S. Bureau of Consular Affairs"),
-    (r"White House", "US", "White House"),
-    (r"Foreign,? Commonwealth (?:&|and) Development Office|\bFCDO\b", "GB", "FCDO"),
-    (r"Foreign (?:and|&) Commonwealth Office|\bFCO\b", "GB", "FCO"),
-    (r"(?:British |UK |U\.K\. )Foreign Office|Foreign Office", "GB", "Foreign Office"),
-    (r"Downing Street|Whitehall", "GB", "UK government"),
-    (r"Global Affairs Canada", "CA", "Global Affairs Canada"),
-    (r"Smartraveller|Department of Foreign Affairs and Trade|\bDFAT\b", "AU",
+# Named agencies and metonyms that identify one government: (a lower-case word every
+# match contains, the pattern, the government, the display name).
+AGENCIES: tuple[tuple[str, str, str, str], ...] = (
+    ("state", r"(?:U\.?S\.?\s+)?(?:State Department|Department of State)", "US",
+     "U.S. Department of State"),
+    ("disease", r"(?:U\.?S\.?\s+)?Centers? for Disease Control(?: and Prevention)?"
+     r"(?:\s*\(CDC\))?", "US", "U.S. Centers for Disease Control and Prevention"),
+    ("cdc", r"\bCDC\b", "US", "U.S. Centers for Disease Control and Prevention"),
+    ("consular", r"Bureau of Consular Affairs", "US", "U.S. Bureau of Consular Affairs"),
+    ("white house", r"White House", "US", "White House"),
+    ("development", r"Foreign,? Commonwealth (?:&|and) Development Office", "GB", "FCDO"),
+    ("fcdo", r"\bFCDO\b", "GB", "FCDO"),
+    ("commonwealth", r"Foreign (?:and|&) Commonwealth Office", "GB", "FCO"),
+    ("fco", r"\bFCO\b", "GB", "FCO"),
+    ("foreign office", r"(?:British |UK |U\.K\. )?Foreign Office", "GB", "Foreign Office"),
+    ("downing", r"Downing Street", "GB", "UK government"),
+    ("whitehall", r"Whitehall", "GB", "UK government"),
+    ("global affairs", r"Global Affairs Canada", "CA", "Global Affairs Canada"),
+    ("smartraveller", r"Smartraveller", "AU", "Smartraveller (DFAT)"),
+    ("foreign affairs and trade", r"Department of Foreign Affairs and Trade", "AU",
      "Smartraveller (DFAT)"),
-    (r"SafeTravel|Ministry of Foreign Affairs and Trade|\bMFAT\b", "NZ", "SafeTravel (MFAT)"),
-    (r"Auswärtige[ns]? Amt|German Foreign Office", "DE", "Auswärtiges Amt"),
-    (r"Quai d'Orsay", "FR", "French Ministry for Europe and Foreign Affairs"),
-    (r"Kremlin", "RU", "Kremlin"),
+    ("dfat", r"\bDFAT\b", "AU", "Smartraveller (DFAT)"),
+    ("safetravel", r"SafeTravel", "NZ", "SafeTravel (MFAT)"),
+    ("foreign affairs and trade", r"Ministry of Foreign Affairs and Trade", "NZ",
+     "SafeTravel (MFAT)"),
+    ("mfat", r"\bMFAT\b", "NZ", "SafeTravel (MFAT)"),
+    ("amt", r"Auswärtige[ns]? Amt", "DE", "Auswärtiges Amt"),
+    ("german foreign office", r"German Foreign Office", "DE", "Auswärtiges Amt"),
+    ("orsay", r"Quai d'Orsay", "FR", "French Ministry for Europe and Foreign Affairs"),
+    ("kremlin", r"Kremlin", "RU", "Kremlin"),
 )  # fmt: skip
-# All agencies in one pattern, one named group each: one scan per sentence.
-_AGENCY_RE = re.compile("|".join(f"(?P<a{i}>{p})" for i, (p, _, _) in enumerate(AGENCIES)))
-_AGENCY_BY_GROUP = {f"a{i}": (code, name) for i, (_, code, name) in enumerate(AGENCIES)}
+_AGENCY_RES = tuple(
+    (word, re.compile(pattern), code, name) for word, pattern, code, name in AGENCIES
+)
 
 BODY = (
     r"(?:embass(?:y|ies)|consulates?(?:[\s-]general)?|high commissions?|"
@@ -175,9 +186,12 @@ def _speaks_after(sentence: str, pos: int) -> bool:
 
 def _agency_refs(sentence: str) -> list[Ref]:
     """Named agencies, the longest name winning where two overlap."""
+    low = sentence.lower()
     found = [
-        (match.start(), match.end(), *_AGENCY_BY_GROUP[match.lastgroup or ""])
-        for match in _AGENCY_RE.finditer(sentence)
+        (match.start(), match.end(), code, name)
+        for word, pattern, code, name in _AGENCY_RES
+        if word in low
+        for match in pattern.finditer(sentence)
     ]
     found.sort(key=lambda item: item[0] - item[1])
     refs: list[Ref] = []

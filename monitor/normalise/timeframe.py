@@ -142,6 +142,7 @@ _ANY_DATE_WORD = re.compile(
 
 # Cheap tests that let most sentences skip the expensive patterns.
 _DIGIT = re.compile(r"\d")
+_MONTH_HINT = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)")
 _OPEN_HINT = re.compile(r"indefinite|further notice|foreseeable|open-ended")
 _DURATION_HINT = re.compile(r"\b(?:next|coming|following)\b")
 _RELATIVE_HINT = re.compile(r"yesterday|today|tonight|tomorrow|morning|afternoon|evening|night")
@@ -196,7 +197,8 @@ def find_dates(sentence: str, anchor: date) -> tuple[DateMention, ...]:
             day = _weekday_date(match.group(2), match.group(1), anchor, future)
         if day:
             add(_point_or_until(sentence, match, day, future))
-    for match in _MONTH_DAY.finditer(sentence) if has_digit else ():
+    months = has_digit and _MONTH_HINT.search(low) is not None
+    for match in _MONTH_DAY.finditer(sentence) if months else ():
         if match.group(1):
             named, digits, year_text = match.group(1), match.group(2), match.group(3)
         else:
