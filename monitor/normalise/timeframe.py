@@ -132,29 +132,30 @@ def _hours(amount: str) -> float | None:
     return float(_NUMBER_WORDS[amount]) if amount in _NUMBER_WORDS else None
 
 
-_ANY_DATE_WORD = re.compile(
-    r"\d|day\b|days\b|\b(?:yesterday|today|tonight|tomorrow|morning|afternoon|evening|night|"
-    r"weekend|hours?|weeks?|months?|indefinitely|further notice|foreseeable|open-ended|"
-    r"jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)",
-    re.I,
+# The words of a sentence decide which of the expensive patterns need to run.
+_WORDS = re.compile(r"[a-z]+|\d")
+_MONTH_PREFIXES = frozenset(m[:3] for m in MONTHS)
+_RELATIVE_WORDS = frozenset(
+    "yesterday today tonight tomorrow morning afternoon evening night".split()
 )
-
-
-# Cheap tests that let most sentences skip the expensive patterns.
-_DIGIT = re.compile(r"\d")
-_MONTH_HINT = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)")
-_OPEN_HINT = re.compile(r"indefinite|further notice|foreseeable|open-ended")
-_DURATION_HINT = re.compile(r"\b(?:next|coming|following)\b")
-_RELATIVE_HINT = re.compile(r"yesterday|today|tonight|tomorrow|morning|afternoon|evening|night")
+_DURATION_WORDS = frozenset({"next", "coming", "following"})
+_OPEN_WORDS = frozenset({"indefinitely", "further", "foreseeable", "open"})
 
 
 @lru_cache(maxsize=8192)
 def find_dates(sentence: str, anchor: date) -> tuple[DateMention, ...]:
     """Every date expression in one sentence, resolved against ``anchor``."""
-    if not _ANY_DATE_WORD.search(sentence):
-        return ()
     low = sentence.lower()
-    has_digit = _DIGIT.search(sentence) is not None
+    words = set(_WORDS.findall(low))
+    has_digit = not words.isdisjoint("0123456789")
+    weekday = not words.isdisjoint(WEEKDAYS)
+    months = has_digit and any(w[:3] in _MONTH_PREFIXES for w in words)
+    relative = not words.isdisjoint(_RELATIVE_WORDS)
+    duration = not words.isdisjoint(_DURATION_WORDS)
+    weekend = "weekend" in words
+    open_ended = not words.isdisjoint(_OPEN_WORDS)
+    if not (has_digit or weekday or relative or duration or weekend or open_ended):
+        return ()
     future = bool(_FUTURE.search(sentence))
     day: date | None
     found: list[DateMention] = []
@@ -166,14 +167,14 @@ def find_dates(sentence: str, anchor: date) -> tuple[DateMention, ...]:
         taken.append((mention.start, mention.end))
         found.append(mention)
 
-    for match in _OPEN_ENDED.finditer(sentence) if _OPEN_HINT.search(low) else ():
+    for match in _OPEN_ENDED.finditer(sentence) if open_ended else ():
         add(DateMention(Kind.OPEN, match.start(), match.end(), match.group()))
-    for match in _DURATION.finditer(sentence) if _DURATION_HINT.search(low) else ():
+    for match in _DURATION.finditer(sentence) if duration else ():
         amount = _hours(match.group(1))
         if amount is not None:
             hours = amount * _UNIT_HOURS[match.group(2).lower()]
             add(DateMention(Kind.DURATION, *match.span(), match.group(), hours=hours, future=True))
-    for match in _WEEKEND.finditer(sentence) if "weekend" in low else ():
+    for match in _WEEKEND.finditer(sentence) if weekend else ():
         forward = (match.group(1) or "").lower() in {"coming", "next", "this", "upcoming"}
         saturday = _weekday_date("saturday", "coming" if forward or future else "last", anchor,
                                  forward or future)  # fmt: skip
@@ -184,7 +185,6 @@ def find_dates(sentence: str, anchor: date) -> tuple[DateMention, ...]:
         day = _make_date(int(match.group(1)), int(match.group(2)), int(match.group(3)), anchor)
         if day:
             add(_point_or_until(sentence, match, day, future))
-    weekday = any(name in low for name in WEEKDAYS)
     for match in _WEEKDAY.finditer(sentence) if weekday else ():
         if _HOLIDAY_BEFORE.search(sentence[max(0, match.start(2) - 12) : match.start(2)]):
             continue
@@ -197,7 +197,6 @@ def find_dates(sentence: str, anchor: date) -> tuple[DateMention, ...]:
             day = _weekday_date(match.group(2), match.group(1), anchor, future)
         if day:
             add(_point_or_until(sentence, match, day, future))
-    months = has_digit and _MONTH_HINT.search(low) is not None
     for match in _MONTH_DAY.finditer(sentence) if months else ():
         if match.group(1):
             named, digits, year_text = match.group(1), match.group(2), match.group(3)
@@ -208,7 +207,7 @@ def find_dates(sentence: str, anchor: date) -> tuple[DateMention, ...]:
         )
         if day:
             add(_point_or_until(sentence, match, day, future))
-    for match in _RELATIVE.finditer(sentence) if _RELATIVE_HINT.search(low) else ():
+    for match in _RELATIVE.finditer(sentence) if relative else ():
         word = (match.group(1) or match.group(2) or "").lower()
         offset = {"yesterday": -1, "tomorrow": 1}.get(word, 0)
         if match.group(2) and match.group(0).lower().startswith("last"):
