@@ -95,7 +95,8 @@ _REGIONAL_AFTER = re.compile(
     r"miles)))",
     re.I,
 )
-_AREA_PROXIMITY = 90
+_RETURN_TO = re.compile(r"\breturn\w*\s+(?:home\s+)?to\s+(?:the\s+)?$", re.I)
+_LONGER_NAME = re.compile(r"\s+[A-Z]")
 _LEFT = 90  # characters of left context the position patterns look at
 
 
@@ -184,14 +185,104 @@ def _refs(text: str) -> tuple[Ref, ...]:
 
 
 @lru_cache(maxsize=_MEMO)
+def _cue(text: str) -> bool:
+    return _CUE.search(text) is not None
+
+
+@lru_cache(maxsize=_MEMO)
 def _targets(text: str) -> tuple[str, ...]:
     return tuple(find_targets(text))
 
 
+@dataclass(frozen=True, slots=True)
+class PlaceClue:
+    """What one sentence says about one place: a weight towards its country being a
+    subject, and the area to list when it names a city, province or neighbourhood."""
+
+    country: str | None
+    weight: float
+    unless_issuer: bool = False  # counts only when that country does not itself speak
+    area: Area | None = None
+    key: str = ""  # the place's words in the text
+    place: Place | None = None
+
+
+@lru_cache(maxsize=_MEMO)
+def _place_clues(
+    text: str,
+    in_location: bool,
+    is_title: bool,
+    speaking: bool,
+    with_refs: bool,
+    structured: tuple[str, ...],
+) -> tuple[PlaceClue, ...]:
+    """Subject and area clues of one sentence (pure: memoised on its arguments)."""
+    g = gazetteer()
+    clues: list[PlaceClue] = []
+    refs = _refs(text) if with_refs else ()
+    ref_spans = [(r.start, r.end) for r in refs if r.agent or r.addressed or r.body]
+    for mention in _mentions(text):
+        if any(a <= mention.start < b for a, b in ref_spans):
+            continue
+        left = text[max(0, mention.start - _LEFT) : mention.start]
+        after = text[mention.end :]
+        place = _place_for(mention, set(structured))
+        seat = bool(_SEAT_BEFORE.search(left))
+        locative = bool(_LOCATIVE_BEFORE.search(left))
+        code = place.country
+        if place.kind is PlaceKind.COUNTRY:
+            if _RETURN_TO.search(left):
+                continue  # "consider returning to the United States": where to go
+            if in_location:
+                clues.append(PlaceClue(code, 3))
+            elif seat:
+                clues.append(PlaceClue(code, 0.5))
+            elif locative:
+                clues.append(PlaceClue(code, 2))
+            elif _SUBJECT_AFTER.match(after):
+                clues.append(PlaceClue(code, 2, unless_issuer=True))
+            else:
+                clues.append(PlaceClue(code, 1 if is_title else 0.25))
+        elif place.kind is PlaceKind.DEMONYM:
+            if _SUBJECT_AFTER.match(after):
+                clues.append(PlaceClue(code, 2))
+        else:
+            if mention.text in _MONTH_NAMES or mention.text in _WEEKDAY_NAMES:
+                continue
+            possessive = text[mention.end : mention.end + 2] == "'s"
+            qualified = bool(_FOLLOWED_BY_COUNTRY.match(after))
+            if _LONGER_NAME.match(after) and not qualified:
+                continue  # the start of a longer name: "Central Business District"
+            if seat:
+                clues.append(PlaceClue(code, 0.5))
+                continue
+            if not (in_location or locative or possessive or qualified):
+                continue
+            if not (in_location or speaking):
+                continue
+            area = None
+            if not is_title:
+                admin1 = place.admin1 if place.kind is PlaceKind.CITY else place.name
+                area = Area(name=place.name, country=code, admin1=admin1, lat=place.lat,
+                            lon=place.lon)  # fmt: skip
+            clues.append(PlaceClue(code, 3 if in_location else 2, area=area,
+                                   key=mention.text, place=place))  # fmt: skip
+    if speaking and not is_title:
+        for found in _NEIGHBOURHOOD.finditer(text):
+            name = found.group(2)
+            if name.split()[0] in _NOT_PLACE_WORDS or g.lookup_country(name):
+                continue
+            owner = g.lookup(found.group(1)) if found.group(1) else ()
+            country = owner[0].country if owner else None
+            area = Area(name=name, country=country, admin1=owner[0].admin1 if owner else None)
+            clues.append(PlaceClue(country, 2 if country else 0, area=area, key=name))
+    return tuple(clues)
+
+
 def memo_clear() -> None:
     """Forget memoised sentence readings (benchmarks measure with and without them)."""
-    for function in (_mentions, _levels, _advice, _refs, _targets, timeframe.find_dates,
-                     find_categories_cached):  # fmt: skip
+    for function in (_mentions, _levels, _advice, _refs, _targets, _cue, _place_clues,
+                     timeframe.find_dates, find_categories_cached):  # fmt: skip
         function.cache_clear()
 
 
@@ -274,7 +365,7 @@ def read(
         s.levels = _levels(s.text)
         imperative = first_party or s.bullet or s.section is not None
         s.advice = _advice(s.text, imperative)
-        s.advisory = bool(s.levels or s.advice or _CUE.search(s.text)) or (
+        s.advisory = bool(s.levels or s.advice or _cue(s.text)) or (
             first_party and s.section in {"event", "events", "location", "locations", "summary"}
         )
         if s.advisory and not first_party:
@@ -356,7 +447,8 @@ def read(
     issuer_codes = set(issuers)
     scores: dict[str, float] = {}
     evidence_for: dict[str, str] = {}
-    area_places: dict[str, Place] = {}
+    area_places: dict[str, Place | None] = {}
+    places_by_name: dict[str, Place] = {}
     areas: list[Area] = []
     area_countries: set[str] = set()
 
@@ -367,72 +459,31 @@ def read(
     for code in structured_countries:
         score(code, 10, "")
     for s in sentences:
-        considered = s.advisory or s.is_title or first_party
-        if not considered:
+        if not (s.advisory or s.is_title or first_party):
             continue
-        speaking = s.speaking or first_party
-        ref_spans = [(r.start, r.end) for r in s.refs if r.agent or r.addressed or r.body]
-        for mention in s.mentions:
-            if any(a <= mention.start < b for a, b in ref_spans):
+        clues = _place_clues(
+            s.text,
+            s.section in {"location", "locations"},
+            s.is_title,
+            s.speaking or first_party,
+            bool(s.refs),
+            structured_countries,
+        )
+        for clue in clues:
+            if clue.unless_issuer and clue.country in issuer_codes:
                 continue
-            left = s.text[max(0, mention.start - _LEFT) : mention.start]
-            after = s.text[mention.end :]
-            place = _place_for(mention, set(structured_countries))
-            in_location = s.section in {"location", "locations"}
-            seat = bool(_SEAT_BEFORE.search(left))
-            locative = bool(_LOCATIVE_BEFORE.search(left))
-            if place.kind is PlaceKind.COUNTRY:
-                if re.search(r"\breturn\w*\s+(?:home\s+)?to\s+(?:the\s+)?$", left, re.I):
-                    continue
-                if in_location:
-                    score(place.country, 3, s.text)
-                elif seat:
-                    score(place.country, 0.5, s.text)
-                elif locative or (
-                    _SUBJECT_AFTER.match(after) and place.country not in issuer_codes
-                ):
-                    score(place.country, 2, s.text)
-                elif s.is_title:
-                    score(place.country, 1, s.text)
-                else:
-                    score(place.country, 0.25, s.text)
-            elif place.kind is PlaceKind.DEMONYM:
-                if _SUBJECT_AFTER.match(after):
-                    score(place.country, 2, s.text)
-            elif place.kind in (PlaceKind.CITY, PlaceKind.ADMIN):
-                if mention.text in _MONTH_NAMES or mention.text in _WEEKDAY_NAMES:
-                    continue
-                possessive = s.text[mention.end : mention.end + 2] == "'s"
-                qualified = bool(_FOLLOWED_BY_COUNTRY.match(after))
-                if re.match(r"\s+(?-i:[A-Z])", after) and not qualified:
-                    continue  # the start of a longer name: "Central Business District"
-                if seat:
-                    score(place.country, 0.5, s.text)
-                    continue
-                if not (in_location or locative or possessive or qualified):
-                    continue
-                if not (in_location or speaking):
-                    continue
-                score(place.country, 2 if not in_location else 3, s.text)
-                if mention.text not in area_places and not s.is_title:
-                    area_places[mention.text] = place
-                    area_countries.add(place.country)
-                    areas.append(Area(name=place.name, country=place.country,
-                                      admin1=place.admin1 if place.kind is PlaceKind.CITY
-                                      else place.name, lat=place.lat, lon=place.lon))  # fmt: skip
-        if speaking and not s.is_title:
-            for found in _NEIGHBOURHOOD.finditer(s.text):
-                name = found.group(2)
-                if name.split()[0] in _NOT_PLACE_WORDS or g.lookup_country(name):
-                    continue
-                owner = g.lookup(found.group(1)) if found.group(1) else ()
-                country = owner[0].country if owner else None
-                if name not in area_places and all(a.name != name for a in areas):
-                    areas.append(Area(name=name, country=country,
-                                      admin1=owner[0].admin1 if owner else None))  # fmt: skip
-                    if country:
-                        score(country, 2, s.text)
-                        area_countries.add(country)
+            if clue.country and clue.weight:
+                score(clue.country, clue.weight, s.text)
+            if clue.area is None or clue.key in area_places:
+                continue
+            if any(a.name == clue.area.name for a in areas):
+                continue
+            area_places[clue.key] = clue.place
+            if clue.place is not None:
+                places_by_name[clue.area.name] = clue.place
+            if clue.country:
+                area_countries.add(clue.country)
+            areas.append(clue.area)
 
     allowed_issuer_subjects = area_countries | set(structured_countries)
     subjects = [
@@ -445,7 +496,7 @@ def read(
         if best[1] >= 0.5 and (best[0] not in issuer_codes or len(scores) == 1):
             subjects = [best[0]]
     areas = [a for a in areas if a.country is None or a.country in subjects]
-    zone = _zone(areas, area_places)
+    zone = _zone(areas, places_by_name)
 
     # Regional levels go to areas.
     areas = _regional_levels(sentences, areas, g, subjects)
