@@ -253,9 +253,21 @@ class Gazetteer:
         return tuple(self.index.get(fold(name), ()))
 
     def scan(self, text: str) -> list[Mention]:
-        """Every place name in ``text``, longest match first, left to right."""
-        tokens = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
+        """Every place name in ``text``, longest match first, left to right.
+
+        Only runs of capitalised words (with joiners such as "of" or "and" between them)
+        can hold a name, so the look-ups start only there.
+        """
         mentions: list[Mention] = []
+        for run in _CAPITALISED_RUN.finditer(text):
+            tokens = [(m.start(), m.end(), m.group())
+                      for m in _TOKEN.finditer(text, run.start(), run.end())]  # fmt: skip
+            self._scan_run(text, tokens, mentions)
+        return mentions
+
+    def _scan_run(
+        self, text: str, tokens: list[tuple[int, int, str]], mentions: list[Mention]
+    ) -> None:
         i = 0
         count = len(tokens)
         while i < count:
@@ -272,10 +284,8 @@ class Gazetteer:
             longest = self._first_words.get(first.split(" ")[0] if first else "", 0)
             if longest:
                 words: list[str] = []
-                for j in range(i, min(count, i + max(longest, 1), i + _MAX_WORDS)):
+                for j in range(i, min(count, i + longest, i + _MAX_WORDS)):
                     piece = tokens[j][2]
-                    if j > i and text[tokens[j - 1][1] : tokens[j][0]].strip() not in ("", "-"):
-                        break  # names do not run across punctuation
                     words.append(piece[:-2] if piece.endswith("'s") else piece)
                     hit = self.index.get(fold(" ".join(words)))
                     if hit and (j == i or piece[0].isupper()):
@@ -295,9 +305,14 @@ class Gazetteer:
                 surface = surface[:-2]
             mentions.append(Mention(start, stop, surface, tuple(places)))
             i = j + 1
-        return mentions
 
 
+_UPPER = "A-Z\u00c0-\u00d6\u00d8-\u00de\u0100-\u017f"
+_WORD_IN_RUN = rf"(?:(?:[A-Za-z]\.){{2,}}|[{_UPPER}][\w'\-]*)"
+_CAPITALISED_RUN = re.compile(
+    rf"{_WORD_IN_RUN}(?:[ \t\-]+(?:(?:of|and|the|de|du|la|el|al|da|do|dos|d')[ \t]+)*"
+    rf"{_WORD_IN_RUN})*"
+)
 _JOINERS = frozenset({"of", "and", "the", "de", "du", "la", "el", "al", "da", "do", "dos", "d"})
 
 

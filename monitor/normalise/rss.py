@@ -22,7 +22,6 @@ import calendar
 import re
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlparse
 
 import feedparser
 
@@ -67,8 +66,12 @@ def _body_and_summary(entry: Any) -> tuple[str, str | None]:
     return any_to_text(summary), None
 
 
+_HOST = re.compile(r"^[a-z][a-z0-9+.-]*://(?:[^@/?#]*@)?([^/:?#]+)", re.I)
+
+
 def _host(url: str | None) -> str:
-    return (urlparse(url).hostname or "").lower() if url else ""
+    match = _HOST.match(url.strip()) if url else None
+    return match.group(1).lower() if match else ""
 
 
 def _tag(entry: Any, scheme: str) -> str | None:
