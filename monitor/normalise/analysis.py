@@ -185,6 +185,17 @@ def _refs(text: str) -> tuple[Ref, ...]:
 
 
 @lru_cache(maxsize=_MEMO)
+def _act_positions(text: str) -> tuple[int, ...]:
+    """Where the sentence reports an advisory act ("issued", "warned", "statement")."""
+    return tuple(m.start() for m in _ACT_WORD.finditer(text))
+
+
+@lru_cache(maxsize=_MEMO)
+def _line_sentences(line: str) -> tuple[str, ...]:
+    return tuple(sentence for _, sentence in iter_sentences(line))
+
+
+@lru_cache(maxsize=_MEMO)
 def _cue(text: str) -> bool:
     return _CUE.search(text) is not None
 
@@ -282,6 +293,7 @@ def _place_clues(
 def memo_clear() -> None:
     """Forget memoised sentence readings (benchmarks measure with and without them)."""
     for function in (_mentions, _levels, _advice, _refs, _targets, _cue, _place_clues,
+                     _act_positions, _line_sentences,
                      timeframe.find_dates, find_categories_cached):  # fmt: skip
         function.cache_clear()
 
@@ -303,7 +315,7 @@ def _sentences(title: str, body: str, g: Gazetteer) -> list[Sentence]:
             if section in _IGNORED_SECTIONS:
                 continue
             bullet = (len(lines) > 1 and line_index > 0) or section == "actions to take"
-            for _, sentence in iter_sentences(line):
+            for sentence in _line_sentences(line):
                 out.append(Sentence(len(out), sentence, section, False, bullet,
                                     _mentions(sentence)))  # fmt: skip
         del block_index
@@ -646,7 +658,7 @@ def _timeframe(
         mentions = s.dates(anchor)
         if not mentions:
             continue
-        acts = [m.start() for m in _ACT_WORD.finditer(s.text)]
+        acts = _act_positions(s.text)
         sentence_act: date | None = None
         for mention in mentions:
             if mention.kind is timeframe.Kind.POINT and mention.day is not None:

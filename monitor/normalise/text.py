@@ -12,7 +12,6 @@ import re
 from collections.abc import Iterator
 
 from lxml import etree
-from lxml import html as lxml_html
 
 BLOCK_TAGS = frozenset(
     {
@@ -73,25 +72,36 @@ def normalise_text(value: str) -> str:
     return _CONTINUED_BLOCK.sub(" ", text)
 
 
+# Block boundaries are marked with private-use characters while walking, so that the
+# whitespace of all text nodes collapses in one pass afterwards (HTML whitespace is not
+# significant) without touching the boundaries; <pre> keeps its line breaks.
+_PARAGRAPH, _LINE, _PRE_BREAK = "\ue000", "\ue001", "\ue002"
+_PARAGRAPH_TAGS = frozenset({"p", "div", "table", "ul", "ol", "section"})
+_MARKS = str.maketrans({_PARAGRAPH: "\n\n", _LINE: "\n", _PRE_BREAK: "\n"})
+
+
 def _walk(node: etree._Element, out: list[str], pre: bool = False) -> None:
-    """Text of ``node`` and its tail; whitespace in HTML text collapses (but in <pre>)."""
+    """Text of ``node`` and its tail, with block boundaries marked."""
     tag = node.tag.lower() if isinstance(node.tag, str) else ""
-    if tag in SKIP_TAGS or isinstance(node, etree._Comment):
+    if tag in SKIP_TAGS or not tag:
         if node.tail:
-            out.append(node.tail if pre else _HTML_SPACE.sub(" ", node.tail))
+            out.append(node.tail)
         return
     inner_pre = pre or tag == "pre"
     block = tag in BLOCK_TAGS
     if block:
-        out.append("\n\n" if tag in {"p", "div", "table", "ul", "ol", "section"} else "\n")
+        out.append(_PARAGRAPH if tag in _PARAGRAPH_TAGS else _LINE)
     if node.text:
-        out.append(node.text if inner_pre else _HTML_SPACE.sub(" ", node.text))
+        out.append(node.text.replace("\n", _PRE_BREAK) if inner_pre else node.text)
     for child in node:
         _walk(child, out, inner_pre)
     if block:
-        out.append("\n")
+        out.append(_LINE)
     if node.tail:
-        out.append(node.tail if pre else _HTML_SPACE.sub(" ", node.tail))
+        out.append(node.tail.replace("\n", _PRE_BREAK) if pre else node.tail)
+
+
+_HTML_PARSER = etree.HTMLParser(no_network=True, remove_comments=True, remove_pis=True)
 
 
 def html_to_text(markup: str) -> str:
@@ -101,12 +111,15 @@ def html_to_text(markup: str) -> str:
     if not looks_like_html(markup):
         return normalise_text(html.unescape(markup))
     try:
-        root = lxml_html.fragment_fromstring(markup, create_parent="div")
-    except (etree.ParserError, ValueError):
+        root = etree.fromstring(f"<div>{markup}</div>", parser=_HTML_PARSER)
+    except (etree.ParserError, etree.XMLSyntaxError, ValueError):
+        root = None
+    if root is None:
         return normalise_text(html.unescape(_TAG_HINT.sub(" ", markup)))
     out: list[str] = []
     _walk(root, out)
-    return normalise_text("".join(out))
+    joined = _HTML_SPACE.sub(" ", "".join(out).replace(_PARAGRAPH, " " + _PARAGRAPH + " "))
+    return normalise_text(joined.translate(_MARKS))
 
 
 def any_to_text(value: str) -> str:
