@@ -134,10 +134,10 @@ def score_categories(
     return chosen, {cat: evidence[cat] for cat in chosen}
 
 
-_MODIFIER = (
-    r"(?:(?:large|larger|public|crowded|mass|political|religious|tourist|popular|major|"
-    r"sporting|cultural|government|western|foreign|busy|big|night-time|outdoor|local|"
-    r"jewish|christian|muslim|israeli|american|diplomatic|military|holiday)\s+){0,2}"
+_MODIFIERS = frozenset(
+    """large larger public crowded mass political religious tourist popular major sporting
+    cultural government western foreign busy big night-time outdoor local jewish christian
+    muslim israeli american diplomatic military holiday""".split()
 )
 _HEADS = (
     r"protest (?:zones|areas|sites|locations|routes)|gatherings?|crowds?|concerts?|"
@@ -151,22 +151,40 @@ _HEADS = (
     r"(?:religious )?institutions|military (?:sites|bases|installations)|beaches|resorts?|"
     r"entertainment venues|venues|events|border areas?|polling stations"
 )
-_TARGET = re.compile(rf"\b({_MODIFIER}(?:{_HEADS}))\b", re.I)
+_TARGET = re.compile(rf"\b(?:{_HEADS})\b")
+# The first word of every head: a sentence without one of them names no target.
+_HEAD_WORDS = frozenset(
+    """protest gathering gatherings crowd crowds concert concerts demonstration demonstrations
+    protests rally rallies marches places synagogue synagogues churches church mosque mosques
+    temple temples hotel hotels market markets shopping mall malls restaurant restaurants
+    nightclub nightclubs airport airports train railway transportation transport public
+    tourist embassies government school schools universities sporting stadium stadiums
+    festival festivals celebration celebrations parade parades religious institutions
+    military beaches resort resorts entertainment venues events border polling""".split()
+)
 _TARGET_CONTEXT = re.compile(
     r"\b(?:avoid\w*|target\w*|steer clear|stay away|away from|near|attack\w*|threat\w*|"
-    r"plann?\w*|risks?|caution|including|include|against|such as|crowded|vigilant|in or near)\b",
-    re.I,
+    r"plann?\w*|risks?|caution|including|include|against|such as|crowded|vigilant|in or near)\b"
 )
 _TOO_GENERIC = frozenset({"events", "venues", "institutions", "local events"})
+_WORD_BEFORE = re.compile(r"([\w-]+)\s+$")
 
 
 def find_targets(sentence: str) -> list[str]:
-    """What the sentence says is threatened or to be avoided, lower case."""
-    if not _TARGET_CONTEXT.search(sentence):
+    """What the sentence says is threatened or to be avoided, lower case, with up to two
+    modifiers ("large public gatherings")."""
+    low = sentence.lower()
+    if _HEAD_WORDS.isdisjoint(_WORD.findall(low)) or not _TARGET_CONTEXT.search(low):
         return []
     found: list[str] = []
-    for match in _TARGET.finditer(sentence):
-        value = " ".join(match.group(1).lower().split())
+    for match in _TARGET.finditer(low):
+        start = match.start()
+        for _ in range(2):
+            before = _WORD_BEFORE.search(low, max(0, start - 30), start)
+            if before is None or before.group(1) not in _MODIFIERS:
+                break
+            start = before.start(1)
+        value = " ".join(low[start : match.end()].split())
         if value not in _TOO_GENERIC and value not in found:
             found.append(value)
     return found
