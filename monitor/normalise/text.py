@@ -30,22 +30,30 @@ _MANY_NEWLINES = re.compile(r"\n{3,}")
 _LINE_EDGES = re.compile(r" *\n *")
 # Starts with a literal so the engine jumps from line break to line break.
 _CONTINUED_BLOCK = re.compile(r"\n(?<=[^.!?:;\n\"')\]]\n)\n*(?=[a-z])")
-# One C-speed pass for typographic dashes, quotes and exotic spaces.
-_TYPOGRAPHY = str.maketrans(
-    {
-        **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"),
-        **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032", "'"),
-        **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb", '"'),
-        **dict.fromkeys("\t\f\v\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
-                        "\u2008\u2009\u200a\u200b\u202f\u205f\u3000", " "),
-        "\u2026": "...",
-        "\ufeff": "",
-        "\r": "\n",
-    }
-)  # fmt: skip
+# Typographic dashes, quotes and exotic spaces; replaced only where they occur (a
+# translate() table runs Python per character and costs more than the rare matches).
+_TYPOGRAPHY_MAP = {
+    **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"),
+    **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032", "'"),
+    **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb", '"'),
+    **dict.fromkeys("\t\f\v\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+                    "\u2008\u2009\u200a\u200b\u202f\u205f\u3000", " "),
+    "\u2026": "...",
+    "\ufeff": "",
+    "\r": "\n",
+}  # fmt: skip
+_TYPOGRAPHY = re.compile("[" + "".join(_TYPOGRAPHY_MAP) + "]")
+
+
+def _typography(value: str) -> str:
+    return _TYPOGRAPHY.sub(lambda m: _TYPOGRAPHY_MAP[m.group()], value)
+
+
 _RUNS_OF_SPACES = re.compile(r"  +")
 _BULLET_CHARS = frozenset("\u00b7\u2022\u25aa\u25cf\u2023\u2043\u25e6*-")
-_HTML_SPACE = re.compile(r"\s+")
+# Runs of whitespace, or a single whitespace character that is not a plain space: the
+# single spaces between words need no replacement.
+_HTML_SPACE = re.compile(r"\s{2,}|[^\S ]")
 _TAG_HINT = re.compile(r"<\s*/?\s*[a-zA-Z][a-zA-Z0-9]*(\s[^<>]*)?/?>")
 
 
@@ -55,13 +63,13 @@ def looks_like_html(value: str) -> bool:
 
 def clean_inline(value: str) -> str:
     """Normalise dashes, quotes and spaces of one line; strip it."""
-    value = value.translate(_TYPOGRAPHY).replace("\n", " ")
+    value = _typography(value).replace("\n", " ")
     return _RUNS_OF_SPACES.sub(" ", value).strip()
 
 
 def normalise_text(value: str) -> str:
     """Clean plain text: unify line ends, bullets, quotes and spaces; keep paragraphs."""
-    value = value.replace("\r\n", "\n").translate(_TYPOGRAPHY)
+    value = _typography(value.replace("\r\n", "\n"))
     if not _BULLET_CHARS.isdisjoint(value):
         value = _BULLETS.sub("\n", value)
     if "  " in value:
@@ -77,7 +85,8 @@ def normalise_text(value: str) -> str:
 # significant) without touching the boundaries; <pre> keeps its line breaks.
 _PARAGRAPH, _LINE, _PRE_BREAK = "\ue000", "\ue001", "\ue002"
 _PARAGRAPH_TAGS = frozenset({"p", "div", "table", "ul", "ol", "section"})
-_MARKS = str.maketrans({_PARAGRAPH: "\n\n", _LINE: "\n", _PRE_BREAK: "\n"})
+_MARKS = {_PARAGRAPH: "\n\n", _LINE: "\n", _PRE_BREAK: "\n"}
+_MARK = re.compile("[\ue000\ue001\ue002]")
 
 
 def _walk(node: etree._Element, out: list[str], pre: bool = False) -> None:
@@ -119,7 +128,7 @@ def html_to_text(markup: str) -> str:
     out: list[str] = []
     _walk(root, out)
     joined = _HTML_SPACE.sub(" ", "".join(out).replace(_PARAGRAPH, " " + _PARAGRAPH + " "))
-    return normalise_text(joined.translate(_MARKS))
+    return normalise_text(_MARK.sub(lambda m: _MARKS[m.group()], joined))
 
 
 def any_to_text(value: str) -> str:
