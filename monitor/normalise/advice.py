@@ -12,6 +12,7 @@ three phrases).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 ADVICE_VERBS = frozenset(
@@ -171,13 +172,16 @@ def _phrases_from(sentence: str, start: int, verb_start: int, base: str) -> list
 
 
 # Cheap tests that let most sentences skip the expensive patterns.
-_TRIGGER_HINT = re.compile(
-    r"advis|urg|ask|tell|told|call|encourag|recommend|warn|caution|instruct|remind|direct|"
-    r"order|notice|alert|guidance|appeal|implor|press"
-)
 _MODAL_HINT = re.compile(r"should|must|advised to|urged to|encouraged to|need to|ought|asked to|"
                          r"told to")  # fmt: skip
 _GERUND_HINT = re.compile(r"recommend|importance of|suggest|advis|urg")
+
+
+def _last(matches: Iterator[re.Match[str]]) -> re.Match[str] | None:
+    last = None
+    for last in matches:  # noqa: B007 - the loop keeps the last match
+        pass
+    return last
 
 
 def extract_advice(sentence: str, *, imperative: bool = False) -> list[AdvicePhrase]:
@@ -216,15 +220,17 @@ def extract_advice(sentence: str, *, imperative: bool = False) -> list[AdvicePhr
         )
         if word and opens and (verb := _base(word.group(1))) and word.group(1).lower() == verb:
             add_all(_phrases_from(sentence, match.start(1), match.start(1), verb))
-    for trigger in _TRIGGER.finditer(sentence) if _TRIGGER_HINT.search(low) else ():
-        window_end = min(len(sentence), trigger.end() + 220)
-        brk = _CLAUSE_BREAK.search(sentence, trigger.end(), window_end)
-        if brk:
-            window_end = brk.start()
-        for match in _TO_VERB.finditer(sentence, trigger.end(), window_end):
-            verb = _base(match.group(1))
-            if verb and match.group(1).lower() == verb:
-                add_all(_phrases_from(sentence, match.start(1), match.start(1), verb))
+    # "urged Americans ... to depart": an advice verb after "to", with an advising word
+    # before it in the same clause. Candidates first (cheap), the trigger check only for them.
+    for match in _TO_VERB.finditer(sentence) if " to " in low else ():
+        verb = _base(match.group(1))
+        if not verb or match.group(1).lower() != verb:
+            continue
+        window_start = max(0, match.start() - 220)
+        trigger = _last(_TRIGGER.finditer(sentence, window_start, match.start()))
+        if trigger is None or _CLAUSE_BREAK.search(sentence, trigger.end(), match.start()):
+            continue
+        add_all(_phrases_from(sentence, match.start(1), match.start(1), verb))
     for match in _MODAL.finditer(sentence) if _MODAL_HINT.search(low) else ():
         verb = _base(match.group(1))
         if verb and match.group(1).lower() == verb:

@@ -95,6 +95,16 @@ _REGIONAL_AFTER = re.compile(
     r"miles)))",
     re.I,
 )
+_LAST_WORDS = re.compile(r"[a-z0-9-]+")
+_SEAT_WORDS = frozenset(
+    """embassy embassies consulate consulates consulate-general general commission mission
+    diplomats officials ambassador representation""".split()
+)
+_LOCATIVE_WORDS = frozenset(
+    """in inside within across throughout into near around outside toward towards leave
+    leaving left depart departing departure from exit exiting evacuate evacuated evacuating
+    evacuation out of visit visits visiting enter entering avoid avoiding to for on about""".split()
+)
 _RETURN_TO = re.compile(r"\breturn\w*\s+(?:home\s+)?to\s+(?:the\s+)?$", re.I)
 _LONGER_NAME = re.compile(r"\s+[A-Z]")
 _LEFT = 90  # characters of left context the position patterns look at
@@ -238,8 +248,11 @@ def _place_clues(
         left = text[max(0, mention.start - _LEFT) : mention.start]
         after = text[mention.end :]
         place = _place_for(mention, set(structured))
-        seat = bool(_SEAT_BEFORE.search(left))
-        locative = bool(_LOCATIVE_BEFORE.search(left))
+        # The position patterns look at the words just before the name; most names are
+        # not preceded by any of their words, so check those first.
+        last = _LAST_WORDS.findall(left[-40:].lower())[-4:]
+        seat = not _SEAT_WORDS.isdisjoint(last) and bool(_SEAT_BEFORE.search(left))
+        locative = not _LOCATIVE_WORDS.isdisjoint(last) and bool(_LOCATIVE_BEFORE.search(left))
         code = place.country
         if place.kind is PlaceKind.COUNTRY:
             if _RETURN_TO.search(left):
