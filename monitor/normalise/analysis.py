@@ -306,8 +306,8 @@ def _place_clues(
 def memo_clear() -> None:
     """Forget memoised sentence readings (benchmarks measure with and without them)."""
     for function in (_mentions, _levels, _advice, _refs, _targets, _cue, _place_clues,
-                     _act_positions, _line_sentences,
-                     timeframe.find_dates, find_categories_cached):  # fmt: skip
+                     _act_positions, _line_sentences, timeframe.find_dates,
+                     timeframe._expressions, find_categories_cached):  # fmt: skip
         function.cache_clear()
 
 

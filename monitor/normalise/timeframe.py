@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import Enum
 from functools import lru_cache
+from typing import Any
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MONTHS = (
@@ -134,57 +135,76 @@ def _hours(amount: str) -> float | None:
 
 # The words of a sentence decide which of the expensive patterns need to run.
 _WORDS = re.compile(r"[a-z]+|\d")
-_MONTH_PREFIXES = frozenset(m[:3] for m in MONTHS)
+# A word (a run of letters) that starts like a month name: ``w[:3] in MONTHS``.
+_MONTH_WORD = re.compile(r"(?<![a-z])(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)")
 _RELATIVE_WORDS = frozenset(
     "yesterday today tonight tomorrow morning afternoon evening night".split()
 )
 _DURATION_WORDS = frozenset({"next", "coming", "following"})
 _OPEN_WORDS = frozenset({"indefinitely", "further", "foreseeable", "open"})
+_LEADING_UNTIL = re.compile(r"(?:until|till|through|thru)\b", re.I)
+_FORWARD = frozenset({"coming", "next", "this", "upcoming"})
+_OFFSETS = {"yesterday": -1, "tomorrow": 1}
+
+# How a found expression becomes a day once the anchor is known.
+_NO_DAY, _WEEKEND_DAY, _CALENDAR_DAY, _WEEKDAY_DAY, _OFFSET_DAY = range(5)
+# (kind, start, end, text, rule, a, b, c, hours, future): a, b, c are the rule's arguments.
+_Found = tuple[Kind, int, int, str, int, Any, Any, Any, float | None, bool]
+
+
+def _expr(
+    kind: Kind,
+    match: re.Match[str],
+    rule: int = _NO_DAY,
+    args: tuple[Any, Any, Any] = (None, None, None),
+    hours: float | None = None,
+    future: bool = False,
+) -> _Found:
+    return (kind, match.start(), match.end(), match.group(), rule, *args, hours, future)
 
 
 @lru_cache(maxsize=8192)
-def find_dates(sentence: str, anchor: date) -> tuple[DateMention, ...]:
-    """Every date expression in one sentence, resolved against ``anchor``."""
+def _expressions(sentence: str) -> tuple[_Found, ...]:
+    """The date expressions of a sentence before they are resolved: what the text says
+    does not depend on the anchor, so it is found once however many items repeat it."""
     low = sentence.lower()
     words = set(_WORDS.findall(low))
     has_digit = not words.isdisjoint("0123456789")
     weekday = not words.isdisjoint(WEEKDAYS)
-    months = has_digit and any(w[:3] in _MONTH_PREFIXES for w in words)
+    months = has_digit and _MONTH_WORD.search(low) is not None
     relative = not words.isdisjoint(_RELATIVE_WORDS)
     duration = not words.isdisjoint(_DURATION_WORDS)
     weekend = "weekend" in words
     open_ended = not words.isdisjoint(_OPEN_WORDS)
     if not (has_digit or weekday or relative or duration or weekend or open_ended):
         return ()
-    future = bool(_FUTURE.search(sentence))
-    day: date | None
-    found: list[DateMention] = []
-    taken: list[tuple[int, int]] = []
+    future_found: bool | None = None
 
-    def add(mention: DateMention) -> None:
-        if any(mention.start < e and s < mention.end for s, e in taken):
-            return
-        taken.append((mention.start, mention.end))
-        found.append(mention)
+    def looks_forward() -> bool:
+        nonlocal future_found
+        if future_found is None:
+            future_found = _FUTURE.search(sentence) is not None
+        return future_found
 
+    found: list[_Found] = []
     for match in _OPEN_ENDED.finditer(sentence) if open_ended else ():
-        add(DateMention(Kind.OPEN, match.start(), match.end(), match.group()))
+        found.append(_expr(Kind.OPEN, match))
     for match in _DURATION.finditer(sentence) if duration else ():
         amount = _hours(match.group(1))
         if amount is not None:
             hours = amount * _UNIT_HOURS[match.group(2).lower()]
-            add(DateMention(Kind.DURATION, *match.span(), match.group(), hours=hours, future=True))
+            found.append(_expr(Kind.DURATION, match, hours=hours, future=True))
     for match in _WEEKEND.finditer(sentence) if weekend else ():
-        forward = (match.group(1) or "").lower() in {"coming", "next", "this", "upcoming"}
-        saturday = _weekday_date("saturday", "coming" if forward or future else "last", anchor,
-                                 forward or future)  # fmt: skip
-        sunday = saturday + timedelta(days=1)
-        add(DateMention(Kind.WEEKEND, *match.span(), match.group(), day=sunday,
-                        future=forward or future))  # fmt: skip
-    for match in _ISO_DATE.finditer(sentence) if has_digit else ():
-        day = _make_date(int(match.group(1)), int(match.group(2)), int(match.group(3)), anchor)
-        if day:
-            add(_point_or_until(sentence, match, day, future))
+        ahead = (match.group(1) or "").lower() in _FORWARD or looks_forward()
+        modifier = "coming" if ahead else "last"
+        found.append(_expr(Kind.WEEKEND, match, _WEEKEND_DAY, (modifier, ahead, None), None, ahead))
+    for match in _ISO_DATE.finditer(sentence) if has_digit and "-" in sentence else ():
+        ymd: tuple[int | None, int, int] = (
+            int(match.group(1)),
+            int(match.group(2)),
+            int(match.group(3)),
+        )
+        found.append(_point_or_until(sentence, match, _CALENDAR_DAY, ymd, looks_forward()))
     for match in _WEEKDAY.finditer(sentence) if weekday else ():
         if _HOLIDAY_BEFORE.search(sentence[max(0, match.start(2) - 12) : match.start(2)]):
             continue
@@ -192,38 +212,65 @@ def find_dates(sentence: str, anchor: date) -> tuple[DateMention, ...]:
             month = _month_number(match.group(3) or match.group(7))
             number = int(match.group(4) or match.group(6))
             year = match.group(5) or match.group(8)
-            day = _make_date(int(year) if year else None, month, number, anchor)
+            ymd = (int(year) if year else None, month, number)
+            found.append(_point_or_until(sentence, match, _CALENDAR_DAY, ymd, looks_forward()))
         else:
-            day = _weekday_date(match.group(2), match.group(1), anchor, future)
-        if day:
-            add(_point_or_until(sentence, match, day, future))
+            named = (match.group(2), match.group(1), None)
+            found.append(_point_or_until(sentence, match, _WEEKDAY_DAY, named, looks_forward()))
     for match in _MONTH_DAY.finditer(sentence) if months else ():
         if match.group(1):
-            named, digits, year_text = match.group(1), match.group(2), match.group(3)
+            name, digits, year_text = match.group(1), match.group(2), match.group(3)
         else:
-            named, digits, year_text = match.group(5), match.group(4), match.group(6)
-        day = _make_date(
-            int(year_text) if year_text else None, _month_number(named), int(digits), anchor
-        )
-        if day:
-            add(_point_or_until(sentence, match, day, future))
+            name, digits, year_text = match.group(5), match.group(4), match.group(6)
+        ymd = (int(year_text) if year_text else None, _month_number(name), int(digits))
+        found.append(_point_or_until(sentence, match, _CALENDAR_DAY, ymd, looks_forward()))
     for match in _RELATIVE.finditer(sentence) if relative else ():
         word = (match.group(1) or match.group(2) or "").lower()
-        offset = {"yesterday": -1, "tomorrow": 1}.get(word, 0)
+        offset = _OFFSETS.get(word, 0)
         if match.group(2) and match.group(0).lower().startswith("last"):
             offset = -1 if word in {"night", "evening"} else 0
-        add(DateMention(Kind.POINT, *match.span(), match.group(),
-                        day=anchor + timedelta(days=offset), future=offset > 0))  # fmt: skip
+        found.append(_expr(Kind.POINT, match, _OFFSET_DAY, (offset, None, None), None, offset > 0))
+    return tuple(found)
+
+
+@lru_cache(maxsize=8192)
+def find_dates(sentence: str, anchor: date) -> tuple[DateMention, ...]:
+    """Every date expression in one sentence, resolved against ``anchor``."""
+    expressions = _expressions(sentence)
+    if not expressions:
+        return ()
+    day: date | None
+    found: list[DateMention] = []
+    taken: list[tuple[int, int]] = []
+    for kind, start, end, text, rule, a, b, c, hours, future in expressions:
+        if rule == _NO_DAY:
+            day = None
+        elif rule == _CALENDAR_DAY:
+            day = _make_date(a, b, c, anchor)
+            if day is None:
+                continue
+        elif rule == _WEEKDAY_DAY:
+            day = _weekday_date(a, b, anchor, future)
+        elif rule == _WEEKEND_DAY:
+            day = _weekday_date("saturday", a, anchor, b) + timedelta(days=1)
+        else:
+            day = anchor + timedelta(days=a)
+        if any(start < e and s < end for s, e in taken):
+            continue
+        taken.append((start, end))
+        found.append(DateMention(kind, start, end, text, day=day, hours=hours, future=future))
     found.sort(key=lambda m: m.start)
     return tuple(found)
 
 
-def _point_or_until(sentence: str, match: re.Match[str], day: date, future: bool) -> DateMention:
+def _point_or_until(
+    sentence: str, match: re.Match[str], rule: int, args: tuple[Any, Any, Any], future: bool
+) -> _Found:
     before = sentence[max(0, match.start() - 12) : match.start()]
     text = match.group().strip()
-    leading = re.match(r"(?:until|till|through|thru)\b", text, re.I)
+    leading = _LEADING_UNTIL.match(text)
     kind = Kind.UNTIL if _UNTIL.search(before) or leading else Kind.POINT
-    return DateMention(kind, match.start(), match.end(), text, day=day, future=future)
+    return (kind, match.start(), match.end(), text, rule, *args, None, future)
 
 
 def start_of_day(day: date, zone: tzinfo = UTC) -> datetime:
