@@ -309,6 +309,7 @@ def memo_clear() -> None:
                      _act_positions, _line_sentences, timeframe.find_dates,
                      timeframe._expressions, find_categories_cached):  # fmt: skip
         function.cache_clear()
+    gazetteer().run_names.cache_clear()
 
 
 def _sentences(title: str, body: str, g: Gazetteer) -> list[Sentence]:

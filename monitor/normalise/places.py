@@ -130,6 +130,7 @@ class Gazetteer:
         self.by_iso3: dict[str, str] = {}
         self._first_words: dict[str, int] = {}
         self._load()
+        self.run_names = lru_cache(maxsize=16384)(self._names_in_run)
 
     # -- building -----------------------------------------------------------------
     def _add(self, name: str, place: Place) -> None:
@@ -256,14 +257,25 @@ class Gazetteer:
         """Every place name in ``text``, longest match first, left to right.
 
         Only runs of capitalised words (with joiners such as "of" or "and" between them)
-        can hold a name, so the look-ups start only there.
+        can hold a name, so the look-ups start only there. A run's names do not depend on
+        the text around it, and runs recur ("U.S. Embassy", a city), so each distinct run
+        is looked up once (``run_names``).
         """
         mentions: list[Mention] = []
         for run in _CAPITALISED_RUN.finditer(text):
-            tokens = [(m.start(), m.end(), m.group())
-                      for m in _TOKEN.finditer(text, run.start(), run.end())]  # fmt: skip
-            self._scan_run(text, tokens, mentions)
+            names = self.run_names(run.group())
+            if names:
+                offset = run.start()
+                for start, stop, surface, places in names:
+                    mentions.append(Mention(offset + start, offset + stop, surface, places))
         return mentions
+
+    def _names_in_run(self, run: str) -> tuple[tuple[int, int, str, tuple[Place, ...]], ...]:
+        """(start, end, surface, candidates) of every name in one run, offsets in the run."""
+        tokens = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(run)]
+        mentions: list[Mention] = []
+        self._scan_run(run, tokens, mentions)
+        return tuple((m.start, m.end, m.text, m.candidates) for m in mentions)
 
     def _scan_run(
         self, text: str, tokens: list[tuple[int, int, str]], mentions: list[Mention]
