@@ -76,6 +76,7 @@ def _index() -> tuple[dict[str, list[tuple[tuple[str, ...], Category]]], ...]:
 
 
 _EXACT, _PREFIX = _index()
+_EXACT_KEYS = frozenset(_EXACT)
 
 
 def _word_ok(cue: str, word: str) -> bool:
@@ -84,18 +85,39 @@ def _word_ok(cue: str, word: str) -> bool:
 
 @lru_cache(maxsize=8192)
 def find_categories(sentence: str) -> frozenset[Category]:
-    """Categories whose cues occur in the sentence (one pass over its words)."""
+    """Categories whose cues occur in the sentence.
+
+    Most words open no cue, so the words that do are found with set operations: exact
+    cues by the set of the sentence's words, prefix cues ("terror*") by each distinct
+    word's first three letters; only multi-word cues look at positions."""
     words = _WORD.findall(sentence.lower())
+    present = set(words)
     found: set[Category] = set()
-    for i, word in enumerate(words):
-        exact, prefix = _EXACT.get(word), _PREFIX.get(word[:3])
-        if exact is None and prefix is None:
-            continue
-        for cue, category in (*(exact or ()), *(prefix or ())):
-            if category in found or len(cue) > len(words) - i:
+    for first in _EXACT_KEYS.intersection(present):
+        for cue, category in _EXACT[first]:
+            if category in found:
                 continue
-            if all(_word_ok(part, words[i + k]) for k, part in enumerate(cue)):
-                found.add(category)
+            if len(cue) == 1:
+                found.add(category)  # the word itself is the cue
+                continue
+            size = len(cue)
+            i = words.index(first)
+            while True:
+                if size <= len(words) - i and all(
+                    _word_ok(part, words[i + k]) for k, part in enumerate(cue)
+                ):
+                    found.add(category)
+                    break
+                try:
+                    i = words.index(first, i + 1)
+                except ValueError:
+                    break
+    for word in present:
+        entries = _PREFIX.get(word[:3])
+        if entries is not None:
+            for cue, category in entries:
+                if category not in found and _word_ok(cue[0], word):
+                    found.add(category)
     return frozenset(found)
 
 
