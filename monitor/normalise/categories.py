@@ -62,62 +62,46 @@ _WORD = re.compile(r"[a-z0-9][a-z0-9'\-]*")
 _ORDER = tuple(Category)
 
 
-def _index() -> tuple[dict[str, list[tuple[tuple[str, ...], Category]]], ...]:
-    """Cues indexed by their first word (exact) and first three letters (prefix cues)."""
-    exact: dict[str, list[tuple[tuple[str, ...], Category]]] = {}
-    prefix: dict[str, list[tuple[tuple[str, ...], Category]]] = {}
+def _index() -> tuple[
+    dict[str, tuple[tuple[str, Category], ...]], tuple[tuple[str, Category], ...]
+]:
+    """Each cue as a needle in the sentence's words joined by single spaces and padded
+    with one: " war " (a word), " armed group" + any ending (a starred last word),
+    " terror" (a starred single word: any word that starts so). Cues opened by an exact
+    word are indexed by that word; starred single words are listed apart."""
+    by_first: dict[str, list[tuple[str, Category]]] = {}
+    stems: list[tuple[str, Category]] = []
     for category, cues in _CUES.items():
         for cue in cues.split():
-            words = tuple(cue.split("_"))
-            table = prefix if len(words) == 1 and words[0].endswith("*") else exact
-            key = words[0].rstrip("*")
-            table.setdefault(key if table is exact else key[:3], []).append((words, category))
-    return exact, prefix
+            words = cue.split("_")
+            needle = " " + " ".join(words).rstrip("*") + ("" if cue.endswith("*") else " ")
+            if len(words) == 1 and cue.endswith("*"):
+                stems.append((needle, category))
+            else:
+                by_first.setdefault(words[0], []).append((needle, category))
+    return {word: tuple(cues) for word, cues in by_first.items()}, tuple(stems)
 
 
-_EXACT, _PREFIX = _index()
-_EXACT_KEYS = frozenset(_EXACT)
-
-
-def _word_ok(cue: str, word: str) -> bool:
-    return word.startswith(cue[:-1]) if cue.endswith("*") else word == cue
+_BY_FIRST, _STEMS = _index()
+_FIRST_WORDS = frozenset(_BY_FIRST)
+_ANY_STEM = re.compile("|".join(re.escape(needle) for needle, _ in _STEMS))
 
 
 @lru_cache(maxsize=8192)
 def find_categories(sentence: str) -> frozenset[Category]:
-    """Categories whose cues occur in the sentence.
-
-    Most words open no cue, so the words that do are found with set operations: exact
-    cues by the set of the sentence's words, prefix cues ("terror*") by each distinct
-    word's first three letters; only multi-word cues look at positions."""
+    """Categories whose cues occur in the sentence's words: one set intersection finds
+    the words that open a cue, substring tests on the joined words do the rest."""
     words = _WORD.findall(sentence.lower())
-    present = set(words)
+    joined = f" {' '.join(words)} "
     found: set[Category] = set()
-    for first in _EXACT_KEYS.intersection(present):
-        for cue, category in _EXACT[first]:
-            if category in found:
-                continue
-            if len(cue) == 1:
-                found.add(category)  # the word itself is the cue
-                continue
-            size = len(cue)
-            i = words.index(first)
-            while True:
-                if size <= len(words) - i and all(
-                    _word_ok(part, words[i + k]) for k, part in enumerate(cue)
-                ):
-                    found.add(category)
-                    break
-                try:
-                    i = words.index(first, i + 1)
-                except ValueError:
-                    break
-    for word in present:
-        entries = _PREFIX.get(word[:3])
-        if entries is not None:
-            for cue, category in entries:
-                if category not in found and _word_ok(cue[0], word):
-                    found.add(category)
+    for first in _FIRST_WORDS.intersection(words):
+        for needle, category in _BY_FIRST[first]:
+            if needle in joined:
+                found.add(category)
+    if _ANY_STEM.search(joined):
+        for needle, category in _STEMS:
+            if needle in joined:
+                found.add(category)
     return frozenset(found)
 
 
