@@ -1,0 +1,147 @@
+"""The fields of an entry on the events stream, built and read back. Pure.
+
+Every consumer (webhook, email, ``monitor tail``) reads the same flat stream entry, so its
+shape is decided here once. Stream values are strings: the advisory snapshot and the typed
+changes travel as JSON text and :func:`decode_entry` turns them back into values.
+
+Event ids are deterministic, so that a consumer can deduplicate and a webhook receiver can
+use them as idempotency keys:
+
+- advisory events: ``{advisory_id}:{version}``; the version is bumped by the emit script
+  only when the fingerprint changes, so one version is one event;
+- source events: ``{source_id}:{type}:{n}``, ``n`` counting the source's health events in its
+  hash (``event_seq``), incremented by the same script that appends the event.
+
+The Lua scripts in :mod:`monitor.store` append these fields; the source scripts add the two
+values only Redis knows at that moment: ``event_id`` and ``consecutive_failures``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any, Final
+
+ADVISORY_NEW: Final = "advisory.new"
+ADVISORY_CHANGED: Final = "advisory.changed"
+ADVISORY_CANCELLED: Final = "advisory.cancelled"
+ADVISORY_EXPIRED: Final = "advisory.expired"
+SOURCE_FAILING: Final = "source.failing"
+SOURCE_RECOVERED: Final = "source.recovered"
+SOURCE_SILENT: Final = "source.silent"
+EVENT_TYPES: Final = (
+    ADVISORY_NEW,
+    ADVISORY_CHANGED,
+    ADVISORY_CANCELLED,
+    ADVISORY_EXPIRED,
+    SOURCE_FAILING,
+    SOURCE_RECOVERED,
+    SOURCE_SILENT,
+)
+
+JSON_FIELDS: Final = frozenset({"advisory", "changes"})
+INT_FIELDS: Final = frozenset({"version", "consecutive_failures"})
+
+
+@lru_cache(maxsize=16)
+def utc_iso(moment: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds and ``Z``: emission times are compared in seconds.
+
+    Cached: one emit call stamps every event of its batch with the same time."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def advisory_event_type(msg_type: str, version: int) -> str:
+    """The type of the event that announces ``version``.
+
+    A cancel is always ``advisory.cancelled``, even as the first version: a CAP Cancel has an
+    identifier of its own (``sender/identifier``), so it usually *is* the first version of its
+    id, and announcing it as "new" would read as a fresh alert.
+    """
+    if msg_type == "cancel":
+        return ADVISORY_CANCELLED
+    return ADVISORY_NEW if version == 1 else ADVISORY_CHANGED
+
+
+def advisory_event_id(advisory_id: str, version: int) -> str:
+    return f"{advisory_id}:{version}"
+
+
+def advisory_event(
+    *,
+    advisory_id: str,
+    source: str,
+    version: int,
+    msg_type: str,
+    advisory_json: str,
+    changes: Sequence[Mapping[str, Any]],
+    emitted_at: datetime,
+) -> dict[str, str]:
+    """Stream fields announcing ``version`` of an advisory; the snapshot JSON comes last.
+
+    ``advisory_json`` is passed already serialised: the emit script stores the same string as
+    the snapshot, and serialising once is measurably cheaper than twice.
+    """
+    return {
+        "type": advisory_event_type(msg_type, version),
+        "event_id": advisory_event_id(advisory_id, version),
+        "advisory_id": advisory_id,
+        "version": str(version),
+        "source": source,
+        "emitted_at": utc_iso(emitted_at),
+        "changes": json.dumps(list(changes), ensure_ascii=False, separators=(",", ":")),
+        "advisory": advisory_json,
+    }
+
+
+def source_event_id_prefix(source_id: str, event_type: str) -> str:
+    """``{source_id}:{type}:``; the script appends ``n`` from the source hash."""
+    if not event_type.startswith("source."):
+        raise ValueError(f"not a source event type: {event_type!r}")
+    return f"{source_id}:{event_type}:"
+
+
+def source_event_id(source_id: str, event_type: str, n: int) -> str:
+    return f"{source_event_id_prefix(source_id, event_type)}{n}"
+
+
+def source_event(
+    *, source_id: str, emitted_at: datetime, detail: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Stream fields of a source-health event, without ``type``, ``event_id`` and the count.
+
+    Whether the event happens at all, its ``n`` and the failure count are decided inside
+    the script that appends it, so two processes cannot both announce one failure.
+    """
+    fields = {"source": source_id, "emitted_at": utc_iso(emitted_at)}
+    fields.update(detail or {})
+    return fields
+
+
+def decode_entry(fields: Mapping[bytes | str, bytes | str]) -> dict[str, Any]:
+    """A stream entry as values: ``advisory`` and ``changes`` as JSON, counts as ints.
+
+    Unknown fields pass through as strings, so an entry written by a newer release still
+    reads; a JSON field that does not parse stays a string rather than losing the entry.
+    """
+    out: dict[str, Any] = {}
+    for raw_key, raw_value in fields.items():
+        key = raw_key.decode() if isinstance(raw_key, bytes) else raw_key
+        value = raw_value.decode() if isinstance(raw_value, bytes) else raw_value
+        out[key] = _value(key, value)
+    return out
+
+
+def _value(key: str, value: str) -> Any:
+    if key in JSON_FIELDS:
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    if key in INT_FIELDS and value.lstrip("-").isdigit():
+        return int(value)
+    return value
