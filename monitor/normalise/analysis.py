@@ -81,6 +81,10 @@ _NEIGHBOURHOOD = re.compile(
     r"(?:\b([A-Z][\w.-]+)'s\s+)?\b([A-Z][\w-]+(?:\s+[A-Z][\w-]+)?)\s+(?:[a-z]+\s+)?"
     r"(neighbou?rhoods?|district|quarter|suburb|governorate|oblast|prefecture|county)\b"
 )
+# Every neighbourhood match contains one of these (the pattern is case-sensitive).
+_NEIGHBOURHOOD_HINTS = (
+    "neighbo", "district", "quarter", "suburb", "governorate", "oblast", "prefecture", "county",
+)  # fmt: skip
 _NOT_PLACE_WORDS = frozenset(
     """The This That These Those A An Every Each Our Their Its Any Some Central Business
     North South East West Northern Southern Eastern Western Financial Historic Old New
@@ -291,7 +295,7 @@ def _place_clues(
                             lon=place.lon)  # fmt: skip
             clues.append(PlaceClue(code, 3 if in_location else 2, area=area,
                                    key=mention.text, place=place))  # fmt: skip
-    if speaking and not is_title:
+    if speaking and not is_title and any(hint in text for hint in _NEIGHBOURHOOD_HINTS):
         for found in _NEIGHBOURHOOD.finditer(text):
             name = found.group(2)
             if name.split()[0] in _NOT_PLACE_WORDS or g.lookup_country(name):

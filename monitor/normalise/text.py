@@ -27,7 +27,6 @@ _BULLETS = re.compile(
     r"^[ \t]*(?:[\u00b7\u2022\u25aa\u25cf\u2023\u2043\u25e6*]|-(?=\s))[ \t]*", re.M
 )
 _MANY_NEWLINES = re.compile(r"\n{3,}")
-_LINE_EDGES = re.compile(r" *\n *")
 # Starts with a literal so the engine jumps from line break to line break.
 _CONTINUED_BLOCK = re.compile(r"\n(?<=[^.!?:;\n\"')\]]\n)\n*(?=[a-z])")
 # Typographic dashes, quotes and exotic spaces; replaced only where they occur (a
@@ -50,10 +49,7 @@ def _typography(value: str) -> str:
 
 
 _RUNS_OF_SPACES = re.compile(r"  +")
-_BULLET_CHARS = frozenset("\u00b7\u2022\u25aa\u25cf\u2023\u2043\u25e6*-")
-# Runs of whitespace, or a single whitespace character that is not a plain space: the
-# single spaces between words need no replacement.
-_HTML_SPACE = re.compile(r"\s{2,}|[^\S ]")
+_ANY_BULLET_CHAR = re.compile("[\u00b7\u2022\u25aa\u25cf\u2023\u2043\u25e6*-]")
 _TAG_HINT = re.compile(r"<\s*/?\s*[a-zA-Z][a-zA-Z0-9]*(\s[^<>]*)?/?>")
 
 
@@ -67,14 +63,24 @@ def clean_inline(value: str) -> str:
     return _RUNS_OF_SPACES.sub(" ", value).strip()
 
 
+def _strip_line_edges(value: str) -> str:
+    """The spaces at either end of every line removed (``re.sub(" *\\n *", "\\n", value)``,
+    without trying the pattern at every character)."""
+    if "\n" not in value:
+        return value
+    lines = value.split("\n")
+    inner = [line.strip(" ") for line in lines[1:-1]]
+    return "\n".join([lines[0].rstrip(" "), *inner, lines[-1].lstrip(" ")])
+
+
 def normalise_text(value: str) -> str:
     """Clean plain text: unify line ends, bullets, quotes and spaces; keep paragraphs."""
     value = _typography(value.replace("\r\n", "\n"))
-    if not _BULLET_CHARS.isdisjoint(value):
+    if _ANY_BULLET_CHAR.search(value):
         value = _BULLETS.sub("\n", value)
     if "  " in value:
         value = _RUNS_OF_SPACES.sub(" ", value)
-    text = _MANY_NEWLINES.sub("\n\n", _LINE_EDGES.sub("\n", value)).strip()
+    text = _MANY_NEWLINES.sub("\n\n", _strip_line_edges(value)).strip()
     # A block that opens in lower case continues the previous one: feeds break sentences
     # with stray block tags ("Reconsider travel<p>to Saudi Arabia ...").
     return _CONTINUED_BLOCK.sub(" ", text)
@@ -86,28 +92,32 @@ def normalise_text(value: str) -> str:
 _PARAGRAPH, _LINE, _PRE_BREAK = "\ue000", "\ue001", "\ue002"
 _PARAGRAPH_TAGS = frozenset({"p", "div", "table", "ul", "ol", "section"})
 _MARKS = {_PARAGRAPH: "\n\n", _LINE: "\n", _PRE_BREAK: "\n"}
-_MARK = re.compile("[\ue000\ue001\ue002]")
 
 
 def _walk(node: etree._Element, out: list[str], pre: bool = False) -> None:
     """Text of ``node`` and its tail, with block boundaries marked."""
-    tag = node.tag.lower() if isinstance(node.tag, str) else ""
+    # lxml builds a new string on every read of tag, text and tail: read each once.
+    tag = node.tag
+    tag = tag.lower() if isinstance(tag, str) else ""
     if tag in SKIP_TAGS or not tag:
-        if node.tail:
-            out.append(node.tail)
+        tail = node.tail
+        if tail:
+            out.append(tail)
         return
     inner_pre = pre or tag == "pre"
     block = tag in BLOCK_TAGS
     if block:
         out.append(_PARAGRAPH if tag in _PARAGRAPH_TAGS else _LINE)
-    if node.text:
-        out.append(node.text.replace("\n", _PRE_BREAK) if inner_pre else node.text)
+    text = node.text
+    if text:
+        out.append(text.replace("\n", _PRE_BREAK) if inner_pre else text)
     for child in node:
         _walk(child, out, inner_pre)
     if block:
         out.append(_LINE)
-    if node.tail:
-        out.append(node.tail.replace("\n", _PRE_BREAK) if pre else node.tail)
+    tail = node.tail
+    if tail:
+        out.append(tail.replace("\n", _PRE_BREAK) if pre else tail)
 
 
 _HTML_PARSER = etree.HTMLParser(no_network=True, remove_comments=True, remove_pis=True)
@@ -127,8 +137,21 @@ def html_to_text(markup: str) -> str:
         return normalise_text(html.unescape(_TAG_HINT.sub(" ", markup)))
     out: list[str] = []
     _walk(root, out)
-    joined = _HTML_SPACE.sub(" ", "".join(out).replace(_PARAGRAPH, " " + _PARAGRAPH + " "))
-    return normalise_text(_MARK.sub(lambda m: _MARKS[m.group()], joined))
+    joined = _collapse_space("".join(out).replace(_PARAGRAPH, " " + _PARAGRAPH + " "))
+    for mark, replacement in _MARKS.items():
+        joined = joined.replace(mark, replacement)
+    return normalise_text(joined)
+
+
+def _collapse_space(value: str) -> str:
+    """Every run of whitespace as one space, kept at either end (str.split knows the
+    same whitespace characters as a pattern's ``\\s``)."""
+    words = value.split()
+    if not words:
+        return " " if value else ""
+    lead = " " if value[0].isspace() else ""
+    trail = " " if value[-1].isspace() else ""
+    return lead + " ".join(words) + trail
 
 
 def any_to_text(value: str) -> str:
