@@ -13,32 +13,43 @@ import re
 from dataclasses import dataclass
 
 # Issuer-specific wording first; generic wording that any issuer may use last.
-# (pattern, level, issuers it belongs to or () for any)
-_PHRASES: tuple[tuple[str, int, tuple[str, ...]], ...] = (
-    (r"level\s*4\s*[:\-]?\s*do\s+not\s+travel", 4, ("US",)),
-    (r"level\s*3\s*[:\-]?\s*reconsider\s+travel", 3, ("US",)),
-    (r"level\s*2\s*[:\-]?\s*exercise\s+increased\s+caution", 2, ("US",)),
-    (r"level\s*1\s*[:\-]?\s*exercise\s+normal\s+precautions?", 1, ("US",)),
-    (r"(?:advises?|advising|advised)\s+against\s+all\s+but\s+essential\s+travel", 3, ("GB",)),
-    (r"against\s+all\s+but\s+essential\s+travel", 3, ("GB",)),
-    (r"(?:advises?|advising|advised)\s+against\s+all\s+travel", 4, ("GB",)),
-    (r"against\s+all\s+travel", 4, ("GB",)),
-    (r"avoid\s+all\s+but\s+essential\s+travel", 3, ()),
-    (r"avoid\s+non[\s\-]?essential\s+travel", 3, ("CA", "NZ", "IE")),
-    (r"avoid\s+all\s+non[\s\-]?essential\s+travel", 3, ()),
-    (r"avoid\s+(?:all|any)\s+travel", 4, ("CA",)),
-    (r"reconsider\s+(?:your\s+|their\s+|the\s+)?need\s+(?:for|to)\s+travel", 3, ("AU",)),
-    (r"reconsider\s+(?:all\s+)?travel", 3, ("US",)),
-    (r"do\s+not\s+travel", 4, ("US", "AU", "NZ", "IE")),
-    (r"exercise\s+a\s+high\s+degree\s+of\s+caution", 2, ("CA", "AU")),
-    (r"high\s+degree\s+of\s+caution", 2, ("CA", "AU", "IE")),
-    (r"exercise\s+increased\s+caution", 2, ("US", "NZ")),
-    (r"exercise\s+normal\s+safety\s+and\s+security\s+precautions?", 1, ("NZ",)),
-    (r"(?:exercise|take)\s+normal\s+(?:safety|security)\s+precautions?", 1, ("CA", "AU")),
-    (r"exercise\s+normal\s+precautions?", 1, ("US",)),
-    (r"normal\s+precautions?", 1, ("IE",)),
-    (r"\blevel\s*([1-4])\b(?!\s*(?:hurricane|storm|cyclone|alert\s+for))", 0, ()),
-    (r"highest(?:\s+possible)?\s+(?:travel\s+)?(?:advisory\s+|warning\s+|alert\s+)?level", 4, ()),
+# (pattern, level, issuers it belongs to or () for any, a lower-case word every match
+# contains: a pattern is tried only on text that holds its word)
+_PHRASES: tuple[tuple[str, int, tuple[str, ...], str], ...] = (
+    (r"level\s*4\s*[:\-]?\s*do\s+not\s+travel", 4, ("US",), "level"),
+    (r"level\s*3\s*[:\-]?\s*reconsider\s+travel", 3, ("US",), "level"),
+    (r"level\s*2\s*[:\-]?\s*exercise\s+increased\s+caution", 2, ("US",), "level"),
+    (r"level\s*1\s*[:\-]?\s*exercise\s+normal\s+precautions?", 1, ("US",), "level"),
+    (
+        r"(?:advises?|advising|advised)\s+against\s+all\s+but\s+essential\s+travel",
+        3,
+        ("GB",),
+        "essential",
+    ),
+    (r"against\s+all\s+but\s+essential\s+travel", 3, ("GB",), "essential"),
+    (r"(?:advises?|advising|advised)\s+against\s+all\s+travel", 4, ("GB",), "against"),
+    (r"against\s+all\s+travel", 4, ("GB",), "against"),
+    (r"avoid\s+all\s+but\s+essential\s+travel", 3, (), "essential"),
+    (r"avoid\s+non[\s\-]?essential\s+travel", 3, ("CA", "NZ", "IE"), "essential"),
+    (r"avoid\s+all\s+non[\s\-]?essential\s+travel", 3, (), "essential"),
+    (r"avoid\s+(?:all|any)\s+travel", 4, ("CA",), "avoid"),
+    (r"reconsider\s+(?:your\s+|their\s+|the\s+)?need\s+(?:for|to)\s+travel", 3, ("AU",), "need"),
+    (r"reconsider\s+(?:all\s+)?travel", 3, ("US",), "reconsider"),
+    (r"do\s+not\s+travel", 4, ("US", "AU", "NZ", "IE"), "not"),
+    (r"exercise\s+a\s+high\s+degree\s+of\s+caution", 2, ("CA", "AU"), "degree"),
+    (r"high\s+degree\s+of\s+caution", 2, ("CA", "AU", "IE"), "degree"),
+    (r"exercise\s+increased\s+caution", 2, ("US", "NZ"), "increased"),
+    (r"exercise\s+normal\s+safety\s+and\s+security\s+precautions?", 1, ("NZ",), "normal"),
+    (r"(?:exercise|take)\s+normal\s+(?:safety|security)\s+precautions?", 1, ("CA", "AU"), "normal"),
+    (r"exercise\s+normal\s+precautions?", 1, ("US",), "normal"),
+    (r"normal\s+precautions?", 1, ("IE",), "normal"),
+    (r"\blevel\s*([1-4])\b(?!\s*(?:hurricane|storm|cyclone|alert\s+for))", 0, (), "level"),
+    (
+        r"highest(?:\s+possible)?\s+(?:travel\s+)?(?:advisory\s+|warning\s+|alert\s+)?level",
+        4,
+        (),
+        "highest",
+    ),
 )
 
 
@@ -51,7 +62,8 @@ class LevelMatch:
 
 
 _COMPILED = tuple(
-    (re.compile(pattern, re.IGNORECASE), level, issuers) for pattern, level, issuers in _PHRASES
+    (re.compile(pattern, re.IGNORECASE), level, issuers, word)
+    for pattern, level, issuers, word in _PHRASES
 )
 
 
@@ -60,11 +72,20 @@ _ANY_SCALE_WORD = re.compile(r"travel|caution|precaution|level", re.I)
 
 def find_levels(text: str, issuer: str | None = None) -> list[LevelMatch]:
     """Every scale phrase in ``text``, longest first, without overlaps, in text order."""
-    if not _ANY_SCALE_WORD.search(text):
+    if text.isascii():
+        # Case-insensitive matching of ASCII text is matching its lower case, so a pattern
+        # can match only where its word is; other scripts have case folds lower() lacks.
+        low = text.lower()
+        if "travel" not in low and "caution" not in low and "level" not in low:
+            return []
+        patterns = [(pattern, level) for pattern, level, _, word in _COMPILED if word in low]
+    elif _ANY_SCALE_WORD.search(text):
+        patterns = [(pattern, level) for pattern, level, _, _ in _COMPILED]
+    else:
         return []
     taken: list[tuple[int, int]] = []
     found: list[LevelMatch] = []
-    for pattern, level, _issuers in _COMPILED:
+    for pattern, level in patterns:
         for match in pattern.finditer(text):
             start, end = match.span()
             if any(start < e and s < end for s, e in taken):
