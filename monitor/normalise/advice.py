@@ -89,6 +89,9 @@ _CLAUSE_BREAK = re.compile(
     re.I,
 )
 _OPENING_QUOTE = re.compile(r"(?<=\s)\"(?=\w)")
+_FIRST_WORD = re.compile(r"[\"']?([A-Za-z]+)")
+_PIECE_WORD = re.compile(r"[\"']?([A-Za-z]+)(?![\w-])")
+_LETTERS = re.compile(r"([A-Za-z]+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +140,7 @@ def _phrases_from(sentence: str, start: int, verb_start: int, base: str) -> list
     out: list[AdvicePhrase] = []
     rest = sentence[start:]
     # Replace a leading gerund by its base form ("avoiding areas" -> "avoid areas").
-    first_word = re.match(r"[\"']?([A-Za-z]+)", rest)
+    first_word = _FIRST_WORD.match(rest)
     if first_word:
         rest = base + rest[first_word.end() :]
     # Split at coordinated advice verbs before cutting at clause boundaries.
@@ -155,7 +158,7 @@ def _phrases_from(sentence: str, start: int, verb_start: int, base: str) -> list
         cursor = match.end()
     pieces.append((cursor, rest[cursor:]))
     for offset, piece in pieces:
-        word = re.match(r"[\"']?([A-Za-z]+)(?![\w-])", piece)
+        word = _PIECE_WORD.match(piece)
         if word is None:
             continue
         verb = _base(word.group(1))
@@ -171,10 +174,21 @@ def _phrases_from(sentence: str, start: int, verb_start: int, base: str) -> list
     return out
 
 
-# Cheap tests that let most sentences skip the expensive patterns.
-_MODAL_HINT = re.compile(r"should|must|advised to|urged to|encouraged to|need to|ought|asked to|"
-                         r"told to")  # fmt: skip
-_GERUND_HINT = re.compile(r"recommend|importance of|suggest|advis|urg")
+# Cheap tests that let most sentences skip the expensive patterns: substrings of the
+# lower-cased sentence that every match of the pattern contains.
+def _modal_hint(low: str) -> bool:
+    return (
+        "should" in low or "must" in low or "advised to" in low or "urged to" in low
+        or "encouraged to" in low or "need to" in low or "ought" in low or "asked to" in low
+        or "told to" in low
+    )  # fmt: skip
+
+
+def _gerund_hint(low: str) -> bool:
+    return (
+        "recommend" in low or "importance of" in low or "suggest" in low or "advis" in low
+        or "urg" in low
+    )  # fmt: skip
 
 
 def _last(matches: Iterator[re.Match[str]]) -> re.Match[str] | None:
@@ -201,7 +215,7 @@ def extract_advice(sentence: str, *, imperative: bool = False) -> list[AdvicePhr
     if imperative:
         lead = _LEADING_CLAUSE.match(clean)
         start = lead.end() if lead else 0
-        word = re.match(r"([A-Za-z]+)", clean[start:])
+        word = _LETTERS.match(clean[start:])
         if (
             word
             and (verb := _base(word.group(1)))
@@ -213,7 +227,7 @@ def extract_advice(sentence: str, *, imperative: bool = False) -> list[AdvicePhr
             add_all([AdvicePhrase(_cut(clean[start:]), offset + start)])
     for match in _QUOTED.finditer(sentence) if '"' in sentence or "'" in sentence else ():
         inner = match.group(1)
-        word = re.match(r"([A-Za-z]+)", inner)
+        word = _LETTERS.match(inner)
         opens = word is not None and (
             word.group(1)[0].isupper()
             or sentence[: match.start()].rstrip().endswith(("to", "be", ",", "and"))
@@ -231,11 +245,11 @@ def extract_advice(sentence: str, *, imperative: bool = False) -> list[AdvicePhr
         if trigger is None or _CLAUSE_BREAK.search(sentence, trigger.end(), match.start()):
             continue
         add_all(_phrases_from(sentence, match.start(1), match.start(1), verb))
-    for match in _MODAL.finditer(sentence) if _MODAL_HINT.search(low) else ():
+    for match in _MODAL.finditer(sentence) if _modal_hint(low) else ():
         verb = _base(match.group(1))
         if verb and match.group(1).lower() == verb:
             add_all(_phrases_from(sentence, match.start(1), match.start(1), verb))
-    for match in _GERUND.finditer(sentence) if _GERUND_HINT.search(low) else ():
+    for match in _GERUND.finditer(sentence) if _gerund_hint(low) else ():
         verb = _base(match.group(1))
         if verb:
             add_all(_phrases_from(sentence, match.start(1), match.start(1), verb))
