@@ -1,0 +1,1 @@
+"""Integration tests: real sockets on loopback (HTTP here; Redis and SMTP alongside)."""
