@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO, TypeAlias
 
+from monitor import cli_ingest
 from monitor.models import json_schema
 from monitor.normalise.inputs import FORMAT_NAMES, MAX_INPUT_BYTES, InputError, check_size
 
@@ -169,7 +170,13 @@ def _add_schema(subparsers: SubParsers) -> None:
 
 # --- dispatch -------------------------------------------------------------------------------
 
-COMMANDS: tuple[Callable[[SubParsers], None], ...] = (_add_normalise, _add_schema)
+COMMANDS: tuple[Callable[[SubParsers], None], ...] = (
+    _add_normalise,
+    _add_schema,
+    cli_ingest.add_poll,
+    cli_ingest.add_tail,
+    cli_ingest.add_sources,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

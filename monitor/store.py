@@ -410,6 +410,22 @@ class Store:
             out.extend((_text(eid), events.decode_entry(fields)) for eid, fields in entries)
         return out
 
+    async def first_events(self, count: int) -> list[tuple[str, dict[str, Any]]]:
+        """The oldest ``count`` entries still in the stream, oldest first."""
+        entries: list[Any] = await _resolved(
+            self.redis.xrange(self.keys.events, "-", "+", count=count)
+        )
+        return [(_text(eid), events.decode_entry(fields)) for eid, fields in entries or []]
+
+    async def last_events(self, count: int) -> list[tuple[str, dict[str, Any]]]:
+        """The newest ``count`` entries of the stream, oldest first."""
+        entries: list[Any] = await _resolved(
+            self.redis.xrevrange(self.keys.events, "+", "-", count=count)
+        )
+        return [
+            (_text(eid), events.decode_entry(fields)) for eid, fields in reversed(entries or [])
+        ]
+
     # --- scripts ------------------------------------------------------------------------------
 
     async def _run(self, calls: Sequence[_Call]) -> list[Any]:

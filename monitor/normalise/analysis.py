@@ -109,6 +109,7 @@ _LOCATIVE_WORDS = frozenset(
     leaving left depart departing departure from exit exiting evacuate evacuated evacuating
     evacuation out of visit visits visiting enter entering avoid avoiding to for on about""".split()
 )
+_CONSULAR = re.compile(r"\bconsular|\bthe embassy will\b|\bresume", re.I)
 _RETURN_TO = re.compile(r"\breturn\w*\s+(?:home\s+)?to\s+(?:the\s+)?$", re.I)
 _LONGER_NAME = re.compile(r"\s+[A-Z]")
 _LEFT = 90  # characters of left context the position patterns look at
@@ -676,25 +677,30 @@ def _timeframe(
         mentions = s.dates(anchor)
         if not mentions:
             continue
-        acts = _act_positions(s.text)
+        acts: tuple[int, ...] | None = None  # read only for a day that may date an act
         sentence_act: date | None = None
         for mention in mentions:
             if mention.kind is timeframe.Kind.POINT and mention.day is not None:
-                near_act = any(_word_distance(s.text, mention.start, mention.end, a) <= 6
-                               for a in acts)  # fmt: skip
+                # The day of a reported act: a past day near an advisory act, unless the
+                # sentence looks forward to an event. Cheapest tests first.
+                reported = False
                 if (
                     not first_party
-                    and near_act
                     and mention.day <= anchor
-                    and not (_EVENT_WORD.search(s.text) and mention.future)
+                    and not (mention.future and _EVENT_WORD.search(s.text))
                 ):
+                    if acts is None:
+                        acts = _act_positions(s.text)
+                    reported = any(_word_distance(s.text, mention.start, mention.end, a) <= 6
+                                   for a in acts)  # fmt: skip
+                if reported:
                     act_dates.append((mention.day, s.text))
                     sentence_act = sentence_act or mention.day
                 elif (
                     not s.is_title
                     and mention.day >= anchor
                     and _EVENT_WORD.search(s.text)
-                    and not re.search(r"\bconsular|\bthe embassy will\b|\bresume", s.text, re.I)
+                    and not _CONSULAR.search(s.text)
                 ):
                     bounds.append((timeframe.end_of_day(mention.day, zone), s.text, False))
             elif (mention.kind is timeframe.Kind.UNTIL and mention.day is not None) or (

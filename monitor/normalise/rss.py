@@ -41,6 +41,12 @@ _ALERT_TITLE = re.compile(r"\b(?:alert|message for u\.?s\.? citizens|warning)\b"
 _GDACS_SEVERITY = {"green": Severity.MINOR, "orange": Severity.MODERATE, "red": Severity.SEVERE}
 
 
+# FeedParserDict.get maps every key through feedparser's aliases in Python; the keys read
+# with _get are canonical (no alias, no special case), for which a plain dict lookup
+# returns the same. Aliased keys ("description") still go through FeedParserDict.get.
+_get = dict.get
+
+
 def _datetime(entry: Any, *keys: str) -> tuple[datetime | None, DatePrecision]:
     for key in keys:
         # dict.get: feedparser's own get() maps updated to published with a warning.
@@ -55,9 +61,9 @@ def _datetime(entry: Any, *keys: str) -> tuple[datetime | None, DatePrecision]:
 
 def _body_and_summary(entry: Any) -> tuple[str, str | None]:
     """Text of the full content (``content:encoded``) and of the summary, if different."""
-    summary = entry.get("summary") or entry.get("description") or ""
-    for content in entry.get("content") or []:
-        value = content.get("value")
+    summary = _get(entry, "summary") or entry.get("description") or ""
+    for content in _get(entry, "content") or []:
+        value = _get(content, "value")
         if value and value.strip():
             body = any_to_text(value)
             if not summary or summary == value:
@@ -75,8 +81,8 @@ def _host(url: str | None) -> str:
 
 
 def _tag(entry: Any, scheme: str) -> str | None:
-    for tag in entry.get("tags") or []:
-        if (tag.get("scheme") or "").lower() == scheme.lower() and tag.get("term"):
+    for tag in _get(entry, "tags") or []:
+        if (_get(tag, "scheme") or "").lower() == scheme.lower() and _get(tag, "term"):
             return str(tag["term"]).strip()
     return None
 
@@ -100,9 +106,9 @@ def parse(doc: Document, ctx: SourceContext) -> list[Draft]:
 
 
 def _entry(entry: Any, channel: Any, ctx: SourceContext) -> Draft | None:
-    title = clean_inline(any_to_text(entry.get("title") or ""))
-    link = entry.get("link") or None
-    guid = entry.get("id") or None
+    title = clean_inline(any_to_text(_get(entry, "title") or ""))
+    link = _get(entry, "link") or None
+    guid = _get(entry, "id") or None
     published, precision = _datetime(entry, "published", "updated", "created")
     updated, _ = _datetime(entry, "updated", "published")
     body, summary = _body_and_summary(entry)
@@ -114,16 +120,16 @@ def _entry(entry: Any, channel: Any, ctx: SourceContext) -> Draft | None:
         body=body,
         guid=guid,
         url=link,
-        language=(entry.get("language") or channel.get("language") or "en").split("-")[0],
+        language=(_get(entry, "language") or _get(channel, "language") or "en").split("-")[0],
         published=published,
         updated=updated,
         date_precision=precision,
         summary_text=summary,
     )
-    host, channel_host = _host(link), _host(channel.get("link"))
+    host, channel_host = _host(link), _host(_get(channel, "link"))
     if _tag(entry, "Threat-Level") or host.endswith("travel.state.gov"):
         return _state(draft, entry)
-    if entry.get("gdacs_alertlevel") is not None or entry.get("gdacs_eventtype") is not None:
+    if _get(entry, "gdacs_alertlevel") is not None or _get(entry, "gdacs_eventtype") is not None:
         return _gdacs(draft, entry)
     if host.endswith("gov.uk") and "/foreign-travel-advice/" in (link or ""):
         return _govuk_atom(draft, link or "")

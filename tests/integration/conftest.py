@@ -7,6 +7,13 @@ from collections.abc import Iterator
 import pytest
 
 from tests.integration.http_server import FeedServer
+from tests.integration.redis_fixtures import (  # noqa: F401 - fixtures for every module
+    each_redis_url,
+    embedded_redis_url,
+    keys,
+    redis_client,
+    redis_url,
+)
 
 
 @pytest.fixture

@@ -233,7 +233,9 @@ def test_format_choices_are_the_normalisers_formats() -> None:
         (["normalise"], "the following arguments are required: PATH"),
         (["normalise", "x", "--issuer", "usa"], "'usa' is not an ISO 3166-1 alpha-2 country code"),
         (["normalise", "x", "--format", "atom"], "invalid choice: 'atom'"),
-        (["poll"], "invalid choice: 'poll'"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+        (["poll", "--once", "--config", "/nonexistent/monitor.toml"], "/nonexistent/monitor.toml"),
+        (["tail", "--count", "-1", "--config", "/nonexistent/monitor.toml"], "monitor.toml"),
     ],
 )
 def test_usage_errors_exit_2_with_a_message(run: Run, argv: list[str], message: str) -> None:

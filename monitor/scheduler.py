@@ -1,0 +1,117 @@
+"""apscheduler wiring: one job per source, re-armed after each poll.
+
+Each job is a one-shot date trigger that the finished poll re-arms with the delay from
+``schedule.next_delay`` (interval, jitter, back-off after failures, Retry-After), so runs
+of one source never overlap and a failing source slows down but is never dropped. The
+Redis lease held for a whole interval makes several processes poll each source once per
+interval between them; when the holder dies its lease expires and another takes over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from collections.abc import Callable
+from datetime import timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
+
+from monitor.config import Source
+from monitor.logging import get_logger
+from monitor.poller import Clock, Poller, PollReport, utc_now
+from monitor.schedule import next_delay
+from monitor.store import Store
+
+log = get_logger("monitor.scheduler")
+
+
+class PollScheduler:
+    def __init__(
+        self,
+        poller: Poller,
+        store: Store,
+        sources: tuple[Source, ...],
+        *,
+        jitter: float,
+        max_backoff: float,
+        clock: Clock = utc_now,
+        rand: Callable[[], float] = random.random,
+        on_report: Callable[[PollReport], None] | None = None,
+    ) -> None:
+        self.poller = poller
+        self.store = store
+        self.sources = tuple(s for s in sources if s.enabled)
+        self.jitter = jitter
+        self.max_backoff = max_backoff
+        self.clock = clock
+        self.rand = rand
+        self.on_report = on_report
+        self.scheduler = AsyncIOScheduler(timezone="UTC")
+
+    def start(self) -> None:
+        now = self.clock()
+        for source in self.sources:
+            # Spread the first polls over a fraction of each interval: a fleet restart
+            # does not hit every server at the same second.
+            first = now + timedelta(seconds=self.rand() * min(source.interval, 30.0) * 0.5)
+            self._arm(source, first)
+        self.scheduler.start()
+
+    def shutdown(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    def _arm(self, source: Source, when: object) -> None:
+        self.scheduler.add_job(
+            self._run,
+            trigger=DateTrigger(run_date=when, timezone="UTC"),
+            args=[source],
+            id=source.id,
+            replace_existing=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
+
+    async def _run(self, source: Source) -> None:
+        report = await self.poller.poll(source, hold_lease=True)
+        failures = 0
+        try:
+            state = await self.store.source_state(source.id)
+            failures = int(state.get("consecutive_failures") or 0)
+        except Exception as exc:  # Redis away: keep the loop, retry with back-off
+            log.warning("source.state_unavailable", source=source.id, error=str(exc))
+            failures = max(1, failures)
+        delay = next_delay(
+            interval=source.interval,
+            failures=failures,
+            retry_after=report.retry_after,
+            max_backoff=self.max_backoff,
+            jitter=self.jitter,
+            rand=self.rand(),
+        )
+        due = self.clock() + timedelta(seconds=delay)
+        with contextlib.suppress(Exception):  # state is informative; the job is re-armed anyway
+            await self.store.update_source(source.id, {"next_due": due.isoformat()})
+        log.info("poll.done", **_fields(report), next_in=round(delay, 1))
+        if self.on_report is not None:
+            self.on_report(report)
+        self._arm(source, due)
+
+
+def _fields(report: PollReport) -> dict[str, object]:
+    return {
+        "source": report.source_id,
+        "outcome": report.outcome,
+        "items": report.items,
+        "new": report.new,
+        "changed": report.changed,
+        "cancelled": report.cancelled,
+        "editorial": report.editorial,
+        "other": report.other,
+        "unchanged": report.unchanged,
+        "details": report.details,
+        "duration": round(report.duration, 3),
+        "error": report.error,
+        "events": list(report.events),
+    }
