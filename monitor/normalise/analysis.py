@@ -40,6 +40,9 @@ _CUE = re.compile(
     r"asked (?:its |their )?citizens|called on|evacuat\w*)\b",
     re.I,
 )
+_CUE_WORDS = ("advis", "warn", "urg", "caution", "recommend", "alert", "travel ", "security ",
+              "do not travel", "reconsider", "avoid", "told ", "asked ", "called on",
+              "evacuat")  # fmt: skip
 _ACT_WORD = re.compile(
     r"\b(?:issu\w*|warn\w*|advis\w*|urg\w*|said|says|told|ask\w*|caution\w*|recommend\w*|"
     r"relaunch\w*|releas\w*|publish\w*|post(?:ed|s)|join\w*|called|updat\w*|raised|"
@@ -212,6 +215,11 @@ def _line_sentences(line: str) -> tuple[str, ...]:
 
 @lru_cache(maxsize=_MEMO)
 def _cue(text: str) -> bool:
+    if text.isascii():
+        # Case-insensitive on ASCII is the lower case: every cue contains one of these.
+        low = text.lower()
+        if not any(word in low for word in _CUE_WORDS):
+            return False
     return _CUE.search(text) is not None
 
 
