@@ -115,10 +115,13 @@ class Poller:
         scheduler: once per interval across every process); otherwise release it at the
         end (``monitor poll --once``)."""
         started = time.monotonic()
-        ttl = source.interval if hold_lease else self.config.http.total_timeout * 4
-        ttl_ms = int(max(ttl, 5.0) * 1000)
+        # The scheduler holds a source for its whole interval, renewing its own lease at
+        # each poll, so the fleet polls it once per interval and another process takes it
+        # only when the holder stops. A one-off poll holds it only while it runs.
+        ttl = source.interval if hold_lease else max(self.config.http.total_timeout * 4, 5.0)
+        ttl_ms = int(ttl * 1000)
         try:
-            if not await self.store.acquire_lease(source.id, self.owner, ttl_ms):
+            if not await self._take_lease(source.id, ttl_ms, renew=hold_lease):
                 return PollReport(source.id, "leased", duration=time.monotonic() - started)
         except Exception as exc:  # Redis down: report, never raise
             return PollReport(source.id, "store_error", error=_one_line(exc),
@@ -132,6 +135,11 @@ class Poller:
                 with contextlib.suppress(Exception):  # the lease expires by itself
                     await self.store.release_lease(source.id, self.owner)
         return replace(report, duration=time.monotonic() - started)
+
+    async def _take_lease(self, source_id: str, ttl_ms: int, *, renew: bool) -> bool:
+        if await self.store.acquire_lease(source_id, self.owner, ttl_ms):
+            return True
+        return renew and await self.store.renew_lease(source_id, self.owner, ttl_ms)
 
     async def _poll(self, source: Source) -> PollReport:
         state = await self.store.source_state(source.id)

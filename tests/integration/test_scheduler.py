@@ -1,0 +1,117 @@
+"""The scheduler against a loopback server and a real Redis: cadence, sharing, take-over."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis as redis_sync
+
+from monitor.config import Config, HttpSettings, PollSettings, RedisSettings, Source
+from monitor.poller import PollReport
+from monitor.runtime import open_runtime
+from monitor.scheduler import PollScheduler
+
+MOSCOW = Path(__file__).parents[1] / "fixtures" / "examples" / "embassy-moscow-2024.rss.xml"
+
+
+@pytest.fixture
+def prefix(redis_url: str) -> Iterator[str]:
+    value = f"sched-{uuid.uuid4().hex[:8]}:"
+    yield value
+    client = redis_sync.Redis.from_url(redis_url)
+    for key in client.scan_iter(match=f"{value}*"):
+        client.delete(key)
+    client.close()
+
+
+def config_for(redis_url: str, prefix: str, *sources: Source, max_backoff: float = 60) -> Config:
+    return Config(
+        redis=RedisSettings(url=redis_url, prefix=prefix),
+        http=HttpSettings(total_timeout=3.0, read_timeout=2.0, connect_timeout=1.0),
+        poll=PollSettings(workers=0, jitter=0.0, max_backoff=max_backoff, failing_after=2),
+        sources=sources,
+    )
+
+
+async def run_schedulers(config: Config, count: int, seconds: float,
+                         stop_first_after: float | None = None) -> list[PollReport]:  # fmt: skip
+    """Run ``count`` schedulers (as if in separate processes) for ``seconds``."""
+    reports: list[PollReport] = []
+    async with open_runtime(config) as one, open_runtime(config) as two:
+        runtimes = [one, two][:count]
+        schedulers = []
+        for index, runtime in enumerate(runtimes):
+            poller = runtime.poller
+            poller.owner = f"process-{index}"
+            scheduler = PollScheduler(poller, runtime.store, config.sources, jitter=0.0,
+                                      max_backoff=config.poll.max_backoff,
+                                      rand=lambda: 0.0, on_report=reports.append)  # fmt: skip
+            scheduler.start()
+            schedulers.append(scheduler)
+        if stop_first_after is not None:
+            await asyncio.sleep(stop_first_after)
+            schedulers[0].shutdown()  # its lease stays until it expires, as after a crash
+            await asyncio.sleep(seconds - stop_first_after)
+        else:
+            await asyncio.sleep(seconds)
+        for scheduler in schedulers:
+            scheduler.shutdown()
+    return reports
+
+
+def test_a_source_is_polled_once_per_interval_and_its_next_due_recorded(
+    http_server: Any, redis_url: str, prefix: str
+) -> None:
+    http_server.set("/feed.xml", MOSCOW.read_bytes())
+    config = config_for(redis_url, prefix, Source("moscow", http_server.url("/feed.xml"),
+                                                  interval=1.0))  # fmt: skip
+    reports = asyncio.run(run_schedulers(config, 1, 3.6))
+    assert 3 <= http_server.requests("/feed.xml") <= 5
+    assert reports[0].outcome == "ok" and reports[0].new == 1
+    assert {r.outcome for r in reports[1:]} == {"not_modified"}
+    state = redis_sync.Redis.from_url(redis_url).hgetall(f"{prefix}source:moscow")
+    assert b"next_due" in state
+
+
+def test_two_processes_share_a_source_instead_of_both_polling_it(
+    http_server: Any, redis_url: str, prefix: str
+) -> None:
+    http_server.set("/feed.xml", MOSCOW.read_bytes())
+    config = config_for(redis_url, prefix, Source("moscow", http_server.url("/feed.xml"),
+                                                  interval=1.0))  # fmt: skip
+    reports = asyncio.run(run_schedulers(config, 2, 4.4))
+    polled = [r for r in reports if r.outcome != "leased"]
+    assert 3 <= http_server.requests("/feed.xml") <= 6  # two alone would make about 9
+    assert len(polled) == http_server.requests("/feed.xml")
+    assert any(r.outcome == "leased" for r in reports)
+
+
+def test_when_the_lease_holder_dies_the_other_process_takes_the_source_over(
+    http_server: Any, redis_url: str, prefix: str
+) -> None:
+    http_server.set("/feed.xml", MOSCOW.read_bytes())
+    config = config_for(redis_url, prefix, Source("moscow", http_server.url("/feed.xml"),
+                                                  interval=1.0))  # fmt: skip
+    asyncio.run(run_schedulers(config, 2, 5.0, stop_first_after=1.2))
+    # The source kept being polled about once a second after the first process stopped.
+    assert http_server.requests("/feed.xml") >= 4
+
+
+def test_a_failing_source_backs_off_and_is_never_dropped(
+    http_server: Any, redis_url: str, prefix: str
+) -> None:
+    http_server.fail("/down.xml", 500)
+    config = config_for(redis_url, prefix, Source("down", http_server.url("/down.xml"),
+                                                  interval=1.0), max_backoff=2.0)  # fmt: skip
+    reports = asyncio.run(run_schedulers(config, 1, 6.5))
+    # Delays 1 s, then 2 s, 2 s (capped): about four polls in 6.5 s, never fewer than three.
+    assert 3 <= len(reports) <= 5
+    assert {r.outcome for r in reports} == {"http_error"}
+    stream = redis_sync.Redis.from_url(redis_url).xrange(f"{prefix}events")
+    types = [fields[b"type"] for _, fields in stream]
+    assert types == [b"source.failing"]
