@@ -125,7 +125,6 @@ class Sentence:
     section: str | None
     is_title: bool
     bullet: bool
-    mentions: tuple[Mention, ...]
     refs: tuple[Ref, ...] = ()
     levels: tuple[LevelMatch, ...] = ()
     advice: tuple[str, ...] = ()
@@ -325,17 +324,23 @@ def memo_clear() -> None:
     gazetteer().run_names.cache_clear()
 
 
-def _sentences(title: str, body: str, g: Gazetteer) -> list[Sentence]:
+_BLANK_LINE = re.compile(r"\n\s*\n")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def _sentences(title: str, body: str) -> list[Sentence]:
+    """The headline and the body's sentences, with their section and bullet position.
+    Place names are looked up later, only in the sentences whose places can count."""
     out: list[Sentence] = []
     if title:
-        out.append(Sentence(0, title, None, True, False, _mentions(title)))
+        out.append(Sentence(0, title, None, True, False))
     section: str | None = None
-    for block_index, block in enumerate(re.split(r"\n\s*\n", body)):
-        lines = [line.strip() for line in block.split("\n") if line.strip()]
+    for block in _BLANK_LINE.split(body):
+        lines = [stripped for line in block.split("\n") if (stripped := line.strip())]
         for line_index, line in enumerate(lines):
             label = _SECTION.match(line)
             if label:
-                section = re.sub(r"\s+", " ", label.group(1).lower())
+                section = _WHITESPACE.sub(" ", label.group(1).lower())
                 line = line[label.end() :]
                 if not line:
                     continue
@@ -343,9 +348,7 @@ def _sentences(title: str, body: str, g: Gazetteer) -> list[Sentence]:
                 continue
             bullet = (len(lines) > 1 and line_index > 0) or section == "actions to take"
             for sentence in _line_sentences(line):
-                out.append(Sentence(len(out), sentence, section, False, bullet,
-                                    _mentions(sentence)))  # fmt: skip
-        del block_index
+                out.append(Sentence(len(out), sentence, section, False, bullet))
     return out
 
 
@@ -396,7 +399,7 @@ def read(
 ) -> Reading:
     """Read title and body. ``issuer_hint`` is (country, name) of a first-party source."""
     g = gazetteer()
-    sentences = _sentences(title, body, g)
+    sentences = _sentences(title, body)
     anchor = (published or datetime(1970, 1, 1, tzinfo=UTC)).astimezone(UTC).date()
 
     # Pass 1: per sentence, references, levels, advice, and whether it is advisory.
