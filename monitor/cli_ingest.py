@@ -78,7 +78,6 @@ async def _poll_forever(config: Config, sources: list[Source]) -> int:
             tuple(sources),
             jitter=config.poll.jitter,
             max_backoff=config.poll.max_backoff,
-            on_report=lambda report: print(report.line(), flush=True),
         )
         scheduler.start()
         try:
