@@ -299,3 +299,19 @@ def test_monitor_poll_once_tail_and_sources_as_a_user_runs_them(
     rows = {row["id"]: row for row in map(json.loads, sources.stdout.splitlines())}
     assert rows["state"]["last_outcome"] == "ok"
     assert rows["down"]["consecutive_failures"] == 1
+
+
+def test_a_source_with_nothing_new_for_too_long_is_reported_silent_once(
+    http_server: Any, redis_url: str, prefix: str
+) -> None:
+    http_server.set("/feed.xml", MOSCOW)
+    source = Source("moscow", http_server.url("/feed.xml"), interval=1.0, silent_after=1.0)
+    config = make_config(redis_url, prefix, source)
+    assert poll(config)[0].new == 1
+    assert poll(config)[0].events == ()  # not silent yet
+    time.sleep(1.2)
+    silent = poll(config)[0]
+    assert silent.events == ("source.silent",)
+    assert poll(config)[0].events == ()  # once per silence
+    types = [e["type"] for e in events(redis_url, prefix)]
+    assert types == ["advisory.new", "source.silent"]
