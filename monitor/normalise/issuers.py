@@ -120,6 +120,21 @@ _BARE_BODY = re.compile(
     re.I,
 )
 
+_CONJUNCTION = re.compile(r"\band\b|&|/")
+
+
+def _may_name_bare_body(sentence: str) -> bool:
+    """False only when _BARE_BODY cannot match: on ASCII text case-insensitive matching
+    is matching the lower case, and every match holds one of these words."""
+    if not sentence.isascii():
+        return True
+    low = sentence.lower()
+    return (
+        "embassy" in low or "consulate" in low or "mission" in low or "department" in low
+        or "ministry" in low or "government" in low or "foreign office" in low
+        or "advisory" in low
+    )  # fmt: skip
+
 
 _LEFT = 90  # characters of left context the position patterns look at
 _SEAT_AFTER = re.compile(r"\s+(?-i:[A-Z][\w.'-]*)(?:\s+(?-i:[A-Z][\w.'-]*))*")
@@ -249,7 +264,7 @@ def find_refs(sentence: str, mentions: list[Mention]) -> list[Ref]:
             continue
         if place.kind is PlaceKind.COUNTRY:
             refs.append(Ref(code, mention.start, mention.end, mention.text))
-    for match in _BARE_BODY.finditer(sentence):
+    for match in _BARE_BODY.finditer(sentence) if _may_name_bare_body(sentence) else ():
         if any(r.start <= match.start(1) < r.end for r in refs):
             continue
         refs.append(Ref(None, match.start(1), match.end(1), match.group(1),
@@ -274,8 +289,9 @@ def _decide_agents(sentence: str, refs: list[Ref]) -> None:
             tentative.append([ref])
     groups: list[list[Ref]] = []
     for group in tentative:
-        separators = " ".join(sentence[a.end : b.start] for a, b in pairwise(group))
-        if len(group) > 1 and not re.search(r"\band\b|&|/", separators):
+        if len(group) > 1 and not _CONJUNCTION.search(
+            " ".join(sentence[a.end : b.start] for a, b in pairwise(group))
+        ):
             groups.extend([ref] for ref in group)  # a list needs a conjunction
         else:
             groups.append(group)
