@@ -1,0 +1,1 @@
+"""Notifiers: each a pure payload builder plus a thin async sender."""
