@@ -69,6 +69,37 @@ _LOCATIVE_BEFORE = re.compile(
     r"(?:\s+[\w-]+){0,2}?\s+(?:for|on|about)\s+(?:the\s+)?$)",
     re.I,
 )
+
+
+def _mirror(words: str) -> str:
+    return "|".join(word[::-1] for word in words.split())
+
+
+# _LOCATIVE_BEFORE read right to left. Every alternative of _LOCATIVE_BEFORE ends at the
+# end of the context ($, which also allows one final newline), so searching it there is
+# matching this at the start of the reversed context: one anchored attempt instead of the
+# alternation tried at every character. Keep the two in step: same words, same order of
+# parts reversed (checked equal on every fixture and bench context and 1.2M fuzzed ones).
+_LOCATIVE_BEFORE_MIRRORED = re.compile(
+    r"\n?(?:"
+    rf"(?:\s+(?:{_mirror('downtown central northern southern eastern western')}))?"
+    r"(?:\s+eht)?\s+"
+    rf"(?:{_mirror('in inside within across throughout into near around outside toward')}"
+    rf"|{_mirror('towards leave leaving left exit exiting visit visits visiting enter')}"
+    rf"|{_mirror('entering avoid avoiding')}"
+    rf"|(?:morf\s+)?(?:{_mirror('depart departing departure')})|(?:morf\s+)?\w*taucave"
+    r"|fo\s+tuo"
+    rf"|fo\s+(?:{_mirror('area areas part parts outskirts city centre center suburb')}"
+    rf"|{_mirror('suburbs region province north south east west capital')}))\b"
+    r"|(?:\s+eht)?\s+ot\s+(?:[\w-]+\s+){0,3}\b"
+    rf"(?:\w*(?:{_mirror('travel visit head relocat')})"
+    rf"|{_mirror('trip trips go going flight flights journey journeys move moving access')})\b"
+    rf"|(?:\s+eht)?\s+(?:{_mirror('for on about')})\s+(?:[\w-]+\s+){{0,2}}\b"
+    rf"(?:{_mirror('advisory advisories warning warnings alert alerts notice notices advice')}"
+    r"|[1-4]\s*level)\b"
+    r")",
+    re.I,
+)
 _SUBJECT_AFTER = re.compile(
     r"^(?:'s)?\s+(?:travel\s+(?:advisory|advisories|warnings?|alerts?|alarms?|notices?|advice)|"
     r"cities|city|capital|border|towns?|regions?|provinces?|territory|soil|airspace)\b",
@@ -264,7 +295,9 @@ def _place_clues(
         # not preceded by any of their words, so check those first.
         last = _LAST_WORDS.findall(left[-40:].lower())[-4:]
         seat = not _SEAT_WORDS.isdisjoint(last) and bool(_SEAT_BEFORE.search(left))
-        locative = not _LOCATIVE_WORDS.isdisjoint(last) and bool(_LOCATIVE_BEFORE.search(left))
+        locative = not _LOCATIVE_WORDS.isdisjoint(last) and bool(
+            _LOCATIVE_BEFORE_MIRRORED.match(left[::-1])
+        )
         code = place.country
         if place.kind is PlaceKind.COUNTRY:
             if _RETURN_TO.search(left):
