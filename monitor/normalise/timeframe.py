@@ -9,6 +9,7 @@ any day, on any machine.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import Enum
@@ -135,8 +136,14 @@ def _hours(amount: str) -> float | None:
 
 # The words of a sentence decide which of the expensive patterns need to run.
 _WORDS = re.compile(r"[a-z]+|\d")
-# A word (a run of letters) that starts like a month name: ``w[:3] in MONTHS``.
-_MONTH_WORD = re.compile(r"(?<![a-z])(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)")
+# A word (a run of letters) that starts like a month name: ``w[:3] in MONTHS``. The
+# look-behind comes after the letters so that the engine can skip to candidate letters.
+_MONTH_WORD = re.compile(r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)(?<![a-z]...)")
+_DIGIT = re.compile(r"\d")
+# Where a weekday name is (in the lower-cased sentence), and how far back its "on next"
+# can reach: two words of letters, each after a run of whitespace (read reversed).
+_DAY_NAME = re.compile(r"(?:mon|tues|wednes|thurs|fri|satur|sun)day")
+_TWO_WORDS_BACK = re.compile(r"(?:\s+[A-Za-z]+){0,2}")
 _RELATIVE_WORDS = frozenset(
     "yesterday today tonight tomorrow morning afternoon evening night".split()
 )
@@ -168,14 +175,34 @@ def _expressions(sentence: str) -> tuple[_Found, ...]:
     """The date expressions of a sentence before they are resolved: what the text says
     does not depend on the anchor, so it is found once however many items repeat it."""
     low = sentence.lower()
-    words = set(_WORDS.findall(low))
-    has_digit = not words.isdisjoint("0123456789")
-    weekday = not words.isdisjoint(WEEKDAYS)
+    ascii_only = sentence.isascii()
+    if ascii_only:
+        # Case-insensitive matching of ASCII text is matching its lower case, so each
+        # pattern needs only a substring test of its words (a test that can pass where
+        # the pattern then finds nothing, never fail where it would find something).
+        has_digit = _DIGIT.search(sentence) is not None
+        day_name = _DAY_NAME.search(low)
+        weekday = day_name is not None
+        relative = (
+            "yesterday" in low or "today" in low or "tonight" in low or "tomorrow" in low
+            or "morning" in low or "afternoon" in low or "evening" in low or "night" in low
+        )  # fmt: skip
+        duration = "next" in low or "coming" in low or "following" in low
+        weekend = "weekend" in low
+        open_ended = (
+            "indefinitely" in low or "further" in low or "foreseeable" in low or "open" in low
+        )
+    else:
+        # Other scripts have case folds lower() lacks: the words decide exactly.
+        day_name = None
+        words = set(_WORDS.findall(low))
+        has_digit = not words.isdisjoint("0123456789")
+        weekday = not words.isdisjoint(WEEKDAYS)
+        relative = not words.isdisjoint(_RELATIVE_WORDS)
+        duration = not words.isdisjoint(_DURATION_WORDS)
+        weekend = "weekend" in words
+        open_ended = not words.isdisjoint(_OPEN_WORDS)
     months = has_digit and _MONTH_WORD.search(low) is not None
-    relative = not words.isdisjoint(_RELATIVE_WORDS)
-    duration = not words.isdisjoint(_DURATION_WORDS)
-    weekend = "weekend" in words
-    open_ended = not words.isdisjoint(_OPEN_WORDS)
     if not (has_digit or weekday or relative or duration or weekend or open_ended):
         return ()
     future_found: bool | None = None
@@ -205,7 +232,12 @@ def _expressions(sentence: str) -> tuple[_Found, ...]:
             int(match.group(3)),
         )
         found.append(_point_or_until(sentence, match, _CALENDAR_DAY, ymd, looks_forward()))
-    for match in _WEEKDAY.finditer(sentence) if weekday else ():
+    weekdays: Iterable[re.Match[str]] = ()
+    if day_name is not None:
+        weekdays = _weekday_matches(sentence, low, day_name.start())
+    elif weekday and not ascii_only:
+        weekdays = _WEEKDAY.finditer(sentence)
+    for match in weekdays:
         if _HOLIDAY_BEFORE.search(sentence[max(0, match.start(2) - 12) : match.start(2)]):
             continue
         if match.group(3) or match.group(7):
@@ -231,6 +263,28 @@ def _expressions(sentence: str) -> tuple[_Found, ...]:
             offset = -1 if word in {"night", "evening"} else 0
         found.append(_expr(Kind.POINT, match, _OFFSET_DAY, (offset, None, None), None, offset > 0))
     return tuple(found)
+
+
+def _weekday_matches(sentence: str, low: str, name_at: int) -> Iterator[re.Match[str]]:
+    """``_WEEKDAY.finditer(sentence)`` for ASCII text, tried only around weekday names.
+
+    Every match holds a weekday name and starts at most two words of letters before it
+    ("on next Friday"), and neither of those words contains a weekday name; so no match
+    starts before ``_back(name)`` of the first name at or after where the scan is, and a
+    scan with no name left ahead finds nothing. ``name_at`` is the first name's offset."""
+    start = _back(sentence, name_at)
+    while (match := _WEEKDAY.search(sentence, start)) is not None:
+        yield match
+        name = _DAY_NAME.search(low, match.end())
+        if name is None:
+            return
+        start = max(match.end(), _back(sentence, name.start()))
+
+
+def _back(sentence: str, at: int) -> int:
+    """Where the two words of letters before ``at`` begin (``at`` if there are none)."""
+    words = _TWO_WORDS_BACK.match(sentence[at - 1 :: -1]) if at else None
+    return at - words.end() if words else at
 
 
 @lru_cache(maxsize=8192)
