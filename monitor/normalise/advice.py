@@ -202,8 +202,6 @@ def extract_advice(sentence: str, *, imperative: bool = False) -> list[AdvicePhr
     """Advice phrases in one sentence. ``imperative``: the sentence may open with one
     (a bullet, an Actions section, a quote, a first-party advisory)."""
     found: list[AdvicePhrase] = []
-    clean = sentence.strip().lstrip("\"'").strip()
-    offset = len(sentence) - len(sentence.lstrip().lstrip("\"'").lstrip())
 
     def add_all(phrases: list[AdvicePhrase]) -> None:
         for phrase in phrases:
@@ -213,6 +211,8 @@ def extract_advice(sentence: str, *, imperative: bool = False) -> list[AdvicePhr
 
     low = sentence.lower()
     if imperative:
+        clean = sentence.strip().lstrip("\"'").strip()
+        offset = len(sentence) - len(sentence.lstrip().lstrip("\"'").lstrip())
         lead = _LEADING_CLAUSE.match(clean)
         start = lead.end() if lead else 0
         word = _LETTERS.match(clean[start:])

@@ -38,8 +38,13 @@ _UNSTABLE_GUID = re.compile(r"(?:^https?://(?:www\.)?gov\.uk/)|#.*\d{4}")
 _IMMEDIATE_WINDOW = timedelta(days=7)
 
 
+# What json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+# builds on every call, built once.
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def _digest(payload: Any) -> str:
-    data = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    data = _CANONICAL_JSON.encode(payload)
     return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
