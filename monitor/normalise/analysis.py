@@ -25,7 +25,7 @@ from monitor.normalise.categories import find_targets, score_categories
 from monitor.normalise.issuers import Ref, find_refs, names_issuer
 from monitor.normalise.levels import LevelMatch, find_levels
 from monitor.normalise.places import Gazetteer, Mention, Place, PlaceKind, gazetteer
-from monitor.normalise.text import iter_sentences
+from monitor.normalise.text import iter_sentences, split_sentences
 
 _SECTION = re.compile(
     r"^(Location|Locations|Event|Events|Actions?\s+to\s+Take|Assistance|Contact|Contacts|"
@@ -240,7 +240,9 @@ def _act_positions(text: str) -> tuple[int, ...]:
 
 @lru_cache(maxsize=_MEMO)
 def _line_sentences(line: str) -> tuple[str, ...]:
-    return tuple(sentence for _, sentence in iter_sentences(line))
+    if "\n" in line or line != line.strip():
+        return tuple(sentence for _, sentence in iter_sentences(line))
+    return tuple(split_sentences(line))  # what iter_sentences does with one stripped line
 
 
 @lru_cache(maxsize=_MEMO)
@@ -351,7 +353,7 @@ def _place_clues(
 def memo_clear() -> None:
     """Forget memoised sentence readings (benchmarks measure with and without them)."""
     for function in (_mentions, _levels, _advice, _refs, _targets, _cue, _place_clues,
-                     _act_positions, _line_sentences, timeframe.find_dates,
+                     _act_positions, _line_sentences, _regional_after, timeframe.find_dates,
                      timeframe._expressions, find_categories_cached):  # fmt: skip
         function.cache_clear()
     gazetteer().run_names.cache_clear()
@@ -637,12 +639,20 @@ def _primary(refs: Sequence[Ref], history: list[Ref]) -> list[str] | None:
 
 
 def _is_regional(text: str, match: LevelMatch) -> bool:
-    after = text[match.end :]
+    return _regional_after(text, match.end)
+
+
+_PLACE_AFTER = re.compile(r"^\s*(?:to|in|within)\s+(?:the\s+)?([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*)")
+
+
+@lru_cache(maxsize=_MEMO)
+def _regional_after(text: str, end: int) -> bool:
+    """Whether a level phrase ending at ``end`` is followed by a sub-national place
+    (asked for each level twice: when it is given and when areas take their levels)."""
+    after = text[end:]
     if _REGIONAL_AFTER.match(after):
         return True
-    phrase = re.match(
-        r"^\s*(?:to|in|within)\s+(?:the\s+)?([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*)", after
-    )
+    phrase = _PLACE_AFTER.match(after)
     if phrase:
         name = phrase.group(1)
         g = gazetteer()

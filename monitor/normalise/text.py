@@ -174,12 +174,11 @@ def split_sentences(paragraph: str) -> list[str]:
     sentences: list[str] = []
     start = 0
     for match in _SENTENCE_END.finditer(paragraph):
-        before = paragraph[start : match.start(1)]
-        last_word = before.rsplit(None, 1)[-1].lower().rstrip(".") if before.strip() else ""
-        if match.group(1).startswith(".") and (
-            last_word in _ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha())
-        ):
-            continue
+        if match.group(1).startswith("."):  # only a period can follow an abbreviation
+            before = paragraph[start : match.start(1)]
+            last_word = before.rsplit(None, 1)[-1].lower().rstrip(".") if before.strip() else ""
+            if last_word in _ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha()):
+                continue
         sentences.append(paragraph[start : match.end(1)].strip())
         start = match.end()
     tail = paragraph[start:].strip()
@@ -188,8 +187,11 @@ def split_sentences(paragraph: str) -> list[str]:
     return [s for s in sentences if s]
 
 
+_BLANK_LINE = re.compile(r"\n\s*\n")
+
+
 def paragraphs(text: str) -> Iterator[str]:
-    for block in re.split(r"\n\s*\n", text):
+    for block in _BLANK_LINE.split(text):
         block = block.strip()
         if block:
             yield block
