@@ -145,6 +145,7 @@ _LOCATIVE_WORDS = frozenset(
 )
 _CONSULAR = re.compile(r"\bconsular|\bthe embassy will\b|\bresume", re.I)
 _RETURN_TO = re.compile(r"\breturn\w*\s+(?:home\s+)?to\s+(?:the\s+)?$", re.I)
+_RETURN_TO_MIRRORED = re.compile(r"\n?(?:\s+eht)?\s+ot(?:\s+emoh)?\s+\w*nruter\b", re.I)
 _LONGER_NAME = re.compile(r"\s+[A-Z]")
 _LEFT = 90  # characters of left context the position patterns look at
 
@@ -302,7 +303,7 @@ def _place_clues(
         )
         code = place.country
         if place.kind is PlaceKind.COUNTRY:
-            if _RETURN_TO.search(left):
+            if _RETURN_TO_MIRRORED.match(left[::-1]):  # _RETURN_TO.search(left)
                 continue  # "consider returning to the United States": where to go
             if in_location:
                 clues.append(PlaceClue(code, 3))

@@ -139,6 +139,16 @@ def _may_name_bare_body(sentence: str) -> bool:
 _LEFT = 90  # characters of left context the position patterns look at
 _SEAT_AFTER = re.compile(r"\s+(?-i:[A-Z][\w.'-]*)(?:\s+(?-i:[A-Z][\w.'-]*))*")
 _ENDS_BY_FROM = re.compile(r"\b(?:by|from)\s+(?:the\s+)?$", re.I)
+# The same read right to left: it ends at the end of the context ($, or before one final
+# newline), so matching this at the start of the reversed context is searching that,
+# in one attempt instead of one per character.
+_ENDS_BY_FROM_MIRRORED = re.compile(r"\n?(?:\s+eht)?\s+(?:yb|morf)\b", re.I)
+
+
+def _ends_by_from(left: str) -> bool:
+    return _ENDS_BY_FROM_MIRRORED.match(left[::-1]) is not None
+
+
 _NOT_AGENT_WORDS = frozenset(
     """to at with against into toward towards about outside near following after like
     unlike besides than summoned on for of in and""".split()
@@ -231,7 +241,7 @@ def find_refs(sentence: str, mentions: list[Mention]) -> list[Ref]:
             if not place.capital:
                 continue
             left = sentence[max(0, mention.start - _LEFT) : mention.start]
-            if (_ENDS_BY_FROM.search(left) and _AGENT_BEFORE.search(left)) or (
+            if (_ends_by_from(left) and _AGENT_BEFORE.search(left)) or (
                 not _object_position(left) and _speaks_after(sentence, mention.end)
             ):
                 refs.append(Ref(code, mention.start, mention.end, mention.text, agent=True))
@@ -301,7 +311,7 @@ def _decide_agents(sentence: str, refs: list[Ref]) -> None:
             continue
         left = sentence[max(0, first.start - _LEFT) : first.start]
         speaks = spoke = False
-        if _ENDS_BY_FROM.search(left) and _AGENT_BEFORE.search(left):
+        if _ends_by_from(left) and _AGENT_BEFORE.search(left):
             speaks = spoke = True
         elif not _object_position(left):
             if _speaks_after(sentence, last.end):
