@@ -115,10 +115,6 @@ _NEIGHBOURHOOD = re.compile(
     r"(?:\b([A-Z][\w.-]+)'s\s+)?\b([A-Z][\w-]+(?:\s+[A-Z][\w-]+)?)\s+(?:[a-z]+\s+)?"
     r"(neighbou?rhoods?|district|quarter|suburb|governorate|oblast|prefecture|county)\b"
 )
-# Every neighbourhood match contains one of these (the pattern is case-sensitive).
-_NEIGHBOURHOOD_HINTS = (
-    "neighbo", "district", "quarter", "suburb", "governorate", "oblast", "prefecture", "county",
-)  # fmt: skip
 _NOT_PLACE_WORDS = frozenset(
     """The This That These Those A An Every Each Our Their Its Any Some Central Business
     North South East West Northern Southern Eastern Western Financial Historic Old New
@@ -288,12 +284,13 @@ def _place_clues(
     clues: list[PlaceClue] = []
     refs = _refs(text) if with_refs else ()
     ref_spans = [(r.start, r.end) for r in refs if r.agent or r.addressed or r.body]
+    subject_hint = set(structured)
     for mention in _mentions(text):
         if any(a <= mention.start < b for a, b in ref_spans):
             continue
         left = text[max(0, mention.start - _LEFT) : mention.start]
         after = text[mention.end :]
-        place = _place_for(mention, set(structured))
+        place = _place_for(mention, subject_hint)
         # The position patterns look at the words just before the name; most names are
         # not preceded by any of their words, so check those first.
         last = _LAST_WORDS.findall(left[-40:].lower())[-4:]
@@ -339,7 +336,7 @@ def _place_clues(
                             lon=place.lon)  # fmt: skip
             clues.append(PlaceClue(code, 3 if in_location else 2, area=area,
                                    key=mention.text, place=place))  # fmt: skip
-    if speaking and not is_title and any(hint in text for hint in _NEIGHBOURHOOD_HINTS):
+    if speaking and not is_title and _may_name_neighbourhood(text):
         for found in _NEIGHBOURHOOD.finditer(text):
             name = found.group(2)
             if name.split()[0] in _NOT_PLACE_WORDS or g.lookup_country(name):
@@ -349,6 +346,15 @@ def _place_clues(
             area = Area(name=name, country=country, admin1=owner[0].admin1 if owner else None)
             clues.append(PlaceClue(country, 2 if country else 0, area=area, key=name))
     return tuple(clues)
+
+
+def _may_name_neighbourhood(text: str) -> bool:
+    """False when _NEIGHBOURHOOD (case-sensitive) cannot match: each match holds one of
+    these words."""
+    return (
+        "neighbo" in text or "district" in text or "quarter" in text or "suburb" in text
+        or "governorate" in text or "oblast" in text or "prefecture" in text or "county" in text
+    )  # fmt: skip
 
 
 def memo_clear() -> None:
