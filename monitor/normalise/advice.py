@@ -65,18 +65,26 @@ _LEADING_CLAUSE = re.compile(
 _QUOTED = re.compile(r"[\"']([A-Za-z][^\"]{2,200}?)[\"']")
 
 # A phrase ends at the first of these (the match is excluded from the phrase).
+# One character class first (a clause mark or whitespace), so that the engine skips to
+# candidate characters instead of trying every alternative at every character; the same
+# alternatives, in the same order, follow for whitespace.
 _STOP = re.compile(
-    r"(?:[,;:()\"]|\s-\s|\s(?:while|because|due to|as a result|as well as|as|if|when|until|unless|"
+    r"[,;:()\"\s](?:(?<=[,;:()\"])"
+    r"|(?<=\s)(?:-\s|(?:while|because|due to|as a result|as well as|as|if|when|until|unless|"
     r"since|citing|cited|in light of|particularly|especially|including|to include|to prevent|"
     r"so that|following|after|before|amid|despite|which|who|whose|and said|but|or else|"
     r"because of|warning|saying|adding|according)\b"
-    r"|\s(?:over|in|for|during|within)\s+the\s+(?:next|coming|following)\b"
-    r"|\s(?:today|tonight|tomorrow|this weekend|on (?:mon|tues|wednes|thurs|fri|satur|sun)day)\b"
-    r"|\s(?:that|where)\s)",
+    r"|(?:over|in|for|during|within)\s+the\s+(?:next|coming|following)\b"
+    r"|(?:today|tonight|tomorrow|this weekend|on (?:mon|tues|wednes|thurs|fri|satur|sun)day)\b"
+    r"|(?:that|where)\s))",
     re.I,
 )
 _GENERIC_PLACE = re.compile(r"\b(?:areas?|places?|locations?|zones?|parts?|regions?)$", re.I)
-_SPLIT = re.compile(r"(?:,\s*(?:and\s+)?|\s+and\s+(?:to\s+)?|\s+or\s+)(?=[\"']?([a-z]+)\b)", re.I)
+_SPLIT = re.compile(
+    r"[,\s](?:(?<=,)\s*(?:and\s+)?|(?<=\s)\s*and\s+(?:to\s+)?|(?<=\s)\s*or\s+)"
+    r"(?=[\"']?([a-z]+)\b)",
+    re.I,
+)
 _MAX_WORDS = 10
 _BE_ADVICE = re.compile(
     r"\s+[\"']?(?:aware|alert|vigilant|careful|prepared|ready|cautious|mindful|wary|"
@@ -191,6 +199,28 @@ def _gerund_hint(low: str) -> bool:
     )  # fmt: skip
 
 
+_GERUND_STEMS = ("recommend", "importance of", "suggest", "advis", "urg")
+
+
+def _gerunds(sentence: str, low: str) -> Iterator[re.Match[str]]:
+    """``_GERUND.finditer(sentence)``: on ASCII text every match starts where one of its
+    lower-cased stems does, so the pattern is tried only there, left to right."""
+    if not sentence.isascii():
+        yield from _GERUND.finditer(sentence)
+        return
+    starts: set[int] = set()
+    for stem in _GERUND_STEMS:
+        at = low.find(stem)
+        while at >= 0:
+            starts.add(at)
+            at = low.find(stem, at + 1)
+    end = 0
+    for at in sorted(starts):
+        if at >= end and (match := _GERUND.match(sentence, at)) is not None:
+            yield match
+            end = match.end()
+
+
 def _last(matches: Iterator[re.Match[str]]) -> re.Match[str] | None:
     last = None
     for last in matches:  # noqa: B007 - the loop keeps the last match
@@ -249,7 +279,7 @@ def extract_advice(sentence: str, *, imperative: bool = False) -> list[AdvicePhr
         verb = _base(match.group(1))
         if verb and match.group(1).lower() == verb:
             add_all(_phrases_from(sentence, match.start(1), match.start(1), verb))
-    for match in _GERUND.finditer(sentence) if _gerund_hint(low) else ():
+    for match in _gerunds(sentence, low) if _gerund_hint(low) else ():
         verb = _base(match.group(1))
         if verb:
             add_all(_phrases_from(sentence, match.start(1), match.start(1), verb))
