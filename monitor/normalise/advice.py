@@ -199,26 +199,63 @@ def _gerund_hint(low: str) -> bool:
     )  # fmt: skip
 
 
+# On ASCII text case-insensitive matching is matching the lower case, so every match of
+# these patterns starts where one of its lower-case stems does: the patterns are tried
+# only there instead of at every character (other text takes the plain scan).
 _GERUND_STEMS = ("recommend", "importance of", "suggest", "advis", "urg")
+_TRIGGER_STEMS = ("advis", "urg", "ask", "tell", "told", "call", "encourag", "recommend",
+                  "warn", "caution", "instruct", "remind", "direct", "order", "notice", "alert",
+                  "guidance", "appeal", "implor", "press")  # fmt: skip
+
+
+def _stem_starts(low: str, stems: tuple[str, ...], lo: int, hi: int) -> list[int]:
+    """Every offset in [lo, hi) where one of ``stems`` occurs in full, ascending."""
+    starts: set[int] = set()
+    for stem in stems:
+        at = low.find(stem, lo, hi)
+        while at >= 0:
+            starts.add(at)
+            at = low.find(stem, at + 1, hi)
+    return sorted(starts)
 
 
 def _gerunds(sentence: str, low: str) -> Iterator[re.Match[str]]:
-    """``_GERUND.finditer(sentence)``: on ASCII text every match starts where one of its
-    lower-cased stems does, so the pattern is tried only there, left to right."""
+    """``_GERUND.finditer(sentence)``, tried only at its stems."""
     if not sentence.isascii():
         yield from _GERUND.finditer(sentence)
         return
-    starts: set[int] = set()
-    for stem in _GERUND_STEMS:
-        at = low.find(stem)
-        while at >= 0:
-            starts.add(at)
-            at = low.find(stem, at + 1)
     end = 0
-    for at in sorted(starts):
+    for at in _stem_starts(low, _GERUND_STEMS, 0, len(low)):
         if at >= end and (match := _GERUND.match(sentence, at)) is not None:
             yield match
             end = match.end()
+
+
+def _to_verbs(sentence: str, low: str) -> Iterator[re.Match[str]]:
+    """``_TO_VERB.finditer(sentence)``, tried only where "to" is."""
+    if not sentence.isascii():
+        yield from _TO_VERB.finditer(sentence)
+        return
+    end = 0
+    at = low.find("to")
+    while at >= 0:
+        if at >= end and (match := _TO_VERB.match(sentence, at)) is not None:
+            yield match
+            end = match.end()
+        at = low.find("to", at + 1)
+
+
+def _last_trigger(sentence: str, low: str, lo: int, hi: int) -> re.Match[str] | None:
+    """``_last(_TRIGGER.finditer(sentence, lo, hi))``. Trigger matches are whole words
+    (or "call on") and none starts inside another, so the last one found left to right
+    is the one that starts furthest right: try the stems from the right."""
+    if not sentence.isascii():
+        return _last(_TRIGGER.finditer(sentence, lo, hi))
+    for at in reversed(_stem_starts(low, _TRIGGER_STEMS, lo, hi)):
+        match = _TRIGGER.match(sentence, at, hi)
+        if match is not None:
+            return match
+    return None
 
 
 def _last(matches: Iterator[re.Match[str]]) -> re.Match[str] | None:
@@ -266,12 +303,12 @@ def extract_advice(sentence: str, *, imperative: bool = False) -> list[AdvicePhr
             add_all(_phrases_from(sentence, match.start(1), match.start(1), verb))
     # "urged Americans ... to depart": an advice verb after "to", with an advising word
     # before it in the same clause. Candidates first (cheap), the trigger check only for them.
-    for match in _TO_VERB.finditer(sentence) if " to " in low else ():
+    for match in _to_verbs(sentence, low) if " to " in low else ():
         verb = _base(match.group(1))
         if not verb or match.group(1).lower() != verb:
             continue
         window_start = max(0, match.start() - 220)
-        trigger = _last(_TRIGGER.finditer(sentence, window_start, match.start()))
+        trigger = _last_trigger(sentence, low, window_start, match.start())
         if trigger is None or _CLAUSE_BREAK.search(sentence, trigger.end(), match.start()):
             continue
         add_all(_phrases_from(sentence, match.start(1), match.start(1), verb))
