@@ -15,6 +15,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from monitor.normalise.text import finditer_at_stems, stem_starts
+
 ADVICE_VERBS = frozenset(
     """avoid stay remain monitor be keep consider reconsider leave depart exercise follow
     review have carry let register enroll enrol shelter seek use practice practise get put
@@ -199,36 +201,16 @@ def _gerund_hint(low: str) -> bool:
     )  # fmt: skip
 
 
-# On ASCII text case-insensitive matching is matching the lower case, so every match of
-# these patterns starts where one of its lower-case stems does: the patterns are tried
-# only there instead of at every character (other text takes the plain scan).
+# Stems each match of these patterns opens with (see text.stem_starts).
 _GERUND_STEMS = ("recommend", "importance of", "suggest", "advis", "urg")
 _TRIGGER_STEMS = ("advis", "urg", "ask", "tell", "told", "call", "encourag", "recommend",
                   "warn", "caution", "instruct", "remind", "direct", "order", "notice", "alert",
                   "guidance", "appeal", "implor", "press")  # fmt: skip
 
 
-def _stem_starts(low: str, stems: tuple[str, ...], lo: int, hi: int) -> list[int]:
-    """Every offset in [lo, hi) where one of ``stems`` occurs in full, ascending."""
-    starts: set[int] = set()
-    for stem in stems:
-        at = low.find(stem, lo, hi)
-        while at >= 0:
-            starts.add(at)
-            at = low.find(stem, at + 1, hi)
-    return sorted(starts)
-
-
-def _gerunds(sentence: str, low: str) -> Iterator[re.Match[str]]:
+def _gerunds(sentence: str) -> Iterator[re.Match[str]]:
     """``_GERUND.finditer(sentence)``, tried only at its stems."""
-    if not sentence.isascii():
-        yield from _GERUND.finditer(sentence)
-        return
-    end = 0
-    for at in _stem_starts(low, _GERUND_STEMS, 0, len(low)):
-        if at >= end and (match := _GERUND.match(sentence, at)) is not None:
-            yield match
-            end = match.end()
+    return finditer_at_stems(_GERUND, sentence, _GERUND_STEMS)
 
 
 def _to_verbs(sentence: str, low: str) -> Iterator[re.Match[str]]:
@@ -251,7 +233,7 @@ def _last_trigger(sentence: str, low: str, lo: int, hi: int) -> re.Match[str] | 
     is the one that starts furthest right: try the stems from the right."""
     if not sentence.isascii():
         return _last(_TRIGGER.finditer(sentence, lo, hi))
-    for at in reversed(_stem_starts(low, _TRIGGER_STEMS, lo, hi)):
+    for at in reversed(stem_starts(low, _TRIGGER_STEMS, lo, hi)):
         match = _TRIGGER.match(sentence, at, hi)
         if match is not None:
             return match
@@ -316,7 +298,7 @@ def extract_advice(sentence: str, *, imperative: bool = False) -> list[AdvicePhr
         verb = _base(match.group(1))
         if verb and match.group(1).lower() == verb:
             add_all(_phrases_from(sentence, match.start(1), match.start(1), verb))
-    for match in _gerunds(sentence, low) if _gerund_hint(low) else ():
+    for match in _gerunds(sentence) if _gerund_hint(low) else ():
         verb = _base(match.group(1))
         if verb:
             add_all(_phrases_from(sentence, match.start(1), match.start(1), verb))

@@ -25,7 +25,12 @@ from monitor.normalise.categories import find_targets, score_categories
 from monitor.normalise.issuers import Ref, find_refs, names_issuer
 from monitor.normalise.levels import LevelMatch, find_levels
 from monitor.normalise.places import Gazetteer, Mention, Place, PlaceKind, gazetteer
-from monitor.normalise.text import iter_sentences, split_sentences
+from monitor.normalise.text import (
+    finditer_at_stems,
+    iter_sentences,
+    search_at_stems,
+    split_sentences,
+)
 
 _SECTION = re.compile(
     r"^(Location|Locations|Event|Events|Actions?\s+to\s+Take|Assistance|Contact|Contacts|"
@@ -40,7 +45,9 @@ _CUE = re.compile(
     r"asked (?:its |their )?citizens|called on|evacuat\w*)\b",
     re.I,
 )
-_CUE_WORDS = ("advis", "warn", "urg", "caution", "recommend", "alert", "travel ", "security ",
+# The stems the matches of these case-insensitive word patterns open with, so that on
+# ASCII text they are tried only where a stem is (text.search_at_stems).
+_CUE_STEMS = ("advis", "warn", "urg", "caution", "recommend", "alert", "travel ", "security ",
               "do not travel", "reconsider", "avoid", "told ", "asked ", "called on",
               "evacuat")  # fmt: skip
 _ACT_WORD = re.compile(
@@ -50,6 +57,10 @@ _ACT_WORD = re.compile(
     r"retained|declared|extended)\b",
     re.I,
 )
+_ACT_STEMS = ("issu", "warn", "advis", "urg", "said", "says", "told", "ask", "caution",
+              "recommend", "relaunch", "releas", "publish", "post", "join", "called", "updat",
+              "raised", "announc", "statement", "notice", "alert", "emphasi", "stated", "cited",
+              "retained", "declared", "extended")  # fmt: skip
 _EVENT_WORD = re.compile(
     r"\b(?:protests?|demonstrations?|rall(?:y|ies)|march(?:es)?|gatherings?|strikes?|"
     r"elections?|vote|referendum|events?|celebrations?|concerts?|matches|match|parades?|"
@@ -57,6 +68,10 @@ _EVENT_WORD = re.compile(
     r"curfew)\b",
     re.I,
 )
+_EVENT_STEMS = ("protest", "demonstration", "rall", "march", "gathering", "strike", "election",
+                "vote", "referendum", "event", "celebration", "concert", "match", "parade",
+                "festival", "commemoration", "funeral", "summit", "holiday", "anniversary",
+                "planned", "scheduled", "curfew")  # fmt: skip
 _LOCATIVE_BEFORE = re.compile(
     r"(?:\b(?:in|inside|within|across|throughout|into|near|around|outside|towards?|leave|"
     r"leaving|left|depart(?:ing|ure)?(?:\s+from)?|exit(?:ing)?|evacuat\w*(?:\s+from)?|"
@@ -232,7 +247,7 @@ def _refs(text: str) -> tuple[Ref, ...]:
 @lru_cache(maxsize=_MEMO)
 def _act_positions(text: str) -> tuple[int, ...]:
     """Where the sentence reports an advisory act ("issued", "warned", "statement")."""
-    return tuple(m.start() for m in _ACT_WORD.finditer(text))
+    return tuple(m.start() for m in finditer_at_stems(_ACT_WORD, text, _ACT_STEMS))
 
 
 @lru_cache(maxsize=_MEMO)
@@ -244,12 +259,7 @@ def _line_sentences(line: str) -> tuple[str, ...]:
 
 @lru_cache(maxsize=_MEMO)
 def _cue(text: str) -> bool:
-    if text.isascii():
-        # Case-insensitive on ASCII is the lower case: every cue contains one of these.
-        low = text.lower()
-        if not any(word in low for word in _CUE_WORDS):
-            return False
-    return _CUE.search(text) is not None
+    return search_at_stems(_CUE, text, _CUE_STEMS) is not None
 
 
 @lru_cache(maxsize=_MEMO)
@@ -748,7 +758,7 @@ def _timeframe(
                 if (
                     not first_party
                     and mention.day <= anchor
-                    and not (mention.future and _EVENT_WORD.search(s.text))
+                    and not (mention.future and search_at_stems(_EVENT_WORD, s.text, _EVENT_STEMS))
                 ):
                     if acts is None:
                         acts = _act_positions(s.text)
@@ -760,7 +770,7 @@ def _timeframe(
                 elif (
                     not s.is_title
                     and mention.day >= anchor
-                    and _EVENT_WORD.search(s.text)
+                    and search_at_stems(_EVENT_WORD, s.text, _EVENT_STEMS)
                     and not _CONSULAR.search(s.text)
                 ):
                     bounds.append((timeframe.end_of_day(mention.day, zone), s.text, False))

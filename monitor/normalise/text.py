@@ -207,6 +207,53 @@ def iter_sentences(text: str) -> Iterator[tuple[int, str]]:
                     yield index, sentence
 
 
+# Case-insensitive word patterns (``\b(?:advis\w*|urg\w*|...)``) are tried by the regex
+# engine at every character. On ASCII text, case-insensitive matching is matching the
+# lower case, so every match starts where one of the pattern's lower-case stems occurs
+# (the literal each alternative opens with): trying the pattern only at those offsets
+# finds the same matches. Text in other scripts (case folds lower() lacks, such as the
+# long s matching "s") takes the plain scan.
+
+
+def stem_starts(low: str, stems: tuple[str, ...], lo: int = 0, hi: int | None = None) -> list[int]:
+    """Every offset in [lo, hi) where one of ``stems`` occurs in full, ascending."""
+    end = len(low) if hi is None else hi
+    starts: set[int] = set()
+    for stem in stems:
+        at = low.find(stem, lo, end)
+        while at >= 0:
+            starts.add(at)
+            at = low.find(stem, at + 1, end)
+    return sorted(starts)
+
+
+def finditer_at_stems(
+    pattern: re.Pattern[str], text: str, stems: tuple[str, ...]
+) -> Iterator[re.Match[str]]:
+    """``pattern.finditer(text)`` for a pattern each of whose matches opens with one of
+    ``stems`` (case-insensitively), tried only where a stem is on ASCII text."""
+    if not text.isascii():
+        yield from pattern.finditer(text)
+        return
+    end = 0
+    for at in stem_starts(text.lower(), stems):
+        if at >= end and (match := pattern.match(text, at)) is not None:
+            yield match
+            end = match.end()
+
+
+def search_at_stems(
+    pattern: re.Pattern[str], text: str, stems: tuple[str, ...]
+) -> re.Match[str] | None:
+    """``pattern.search(text)`` under the same condition as ``finditer_at_stems``."""
+    if not text.isascii():
+        return pattern.search(text)
+    for at in stem_starts(text.lower(), stems):
+        if (match := pattern.match(text, at)) is not None:
+            return match
+    return None
+
+
 def summarise(text: str, limit: int = 600) -> str:
     """At most ``limit`` characters of ``text`` on one line, cut at a sentence end."""
     flat = " ".join(text.split())

@@ -16,6 +16,8 @@ from enum import Enum
 from functools import lru_cache
 from typing import Any
 
+from monitor.normalise.text import search_at_stems
+
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MONTHS = (
     "january", "february", "march", "april", "may", "june", "july", "august",
@@ -88,6 +90,9 @@ _HOLIDAY_BEFORE = re.compile(r"(?:easter|palm|bloody|super|black|good|holy|ash)\
 _FUTURE = re.compile(
     r"\b(?:will|planned|plans?|scheduled|expected|upcoming|set to|going to|is to|are to)\b", re.I
 )
+
+_FUTURE_STEMS = ("will", "plan", "scheduled", "expected", "upcoming", "set to", "going to", "is to",
+                 "are to")  # fmt: skip
 
 
 def _year_for(month: int, day: int, anchor: date) -> int:
@@ -210,7 +215,7 @@ def _expressions(sentence: str) -> tuple[_Found, ...]:
     def looks_forward() -> bool:
         nonlocal future_found
         if future_found is None:
-            future_found = _FUTURE.search(sentence) is not None
+            future_found = search_at_stems(_FUTURE, sentence, _FUTURE_STEMS) is not None
         return future_found
 
     found: list[_Found] = []
