@@ -9,7 +9,7 @@ armed-conflict advisory.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
 from monitor.models import Category
@@ -180,10 +180,11 @@ def find_targets(sentence: str) -> list[str]:
     """What the sentence says is threatened or to be avoided, lower case, with up to two
     modifiers ("large public gatherings")."""
     low = sentence.lower()
-    if _HEAD_WORDS.isdisjoint(_WORD.findall(low)) or not _TARGET_CONTEXT.search(low):
+    heads = _HEAD_WORDS.intersection(_WORD.findall(low))
+    if not heads or not _TARGET_CONTEXT.search(low):
         return []
     found: list[str] = []
-    for match in _TARGET.finditer(low):
+    for match in _targets_in(low, heads):
         start = match.start()
         for _ in range(2):
             before = _WORD_BEFORE.search(low, max(0, start - 30), start)
@@ -194,3 +195,24 @@ def find_targets(sentence: str) -> list[str]:
         if value not in _TOO_GENERIC and value not in found:
             found.append(value)
     return found
+
+
+def _targets_in(low: str, heads: frozenset[str]) -> Iterator[re.Match[str]]:
+    """``_TARGET.finditer(low)``. A match opens with a head's first word at a word
+    boundary; in text without hyphens or apostrophes (which join words into one token)
+    that word is a whole token, one of ``heads`` (the head words among the tokens), so
+    the pattern is tried only where those words occur."""
+    if "-" in low or "'" in low:
+        yield from _TARGET.finditer(low)
+        return
+    starts: set[int] = set()
+    for word in heads:
+        at = low.find(word)
+        while at >= 0:
+            starts.add(at)
+            at = low.find(word, at + 1)
+    end = 0
+    for at in sorted(starts):
+        if at >= end and (match := _TARGET.match(low, at)) is not None:
+            yield match
+            end = match.end()
