@@ -73,6 +73,14 @@ def _strip_line_edges(value: str) -> str:
     return "\n".join([lines[0].rstrip(" "), *inner, lines[-1].lstrip(" ")])
 
 
+def _at_most_two_newlines(value: str) -> str:
+    """Runs of three or more line breaks as two (``_MANY_NEWLINES.sub("\\n\\n", value)``):
+    each pass shortens every such run, a run of two is left alone."""
+    while "\n\n\n" in value:
+        value = value.replace("\n\n\n", "\n\n")
+    return value
+
+
 def normalise_text(value: str) -> str:
     """Clean plain text: unify line ends, bullets, quotes and spaces; keep paragraphs."""
     value = _typography(value.replace("\r\n", "\n"))
@@ -80,7 +88,7 @@ def normalise_text(value: str) -> str:
         value = _BULLETS.sub("\n", value)
     if "  " in value:
         value = _RUNS_OF_SPACES.sub(" ", value)
-    text = _MANY_NEWLINES.sub("\n\n", _strip_line_edges(value)).strip()
+    text = _at_most_two_newlines(_strip_line_edges(value)).strip()
     # A block that opens in lower case continues the previous one: feeds break sentences
     # with stray block tags ("Reconsider travel<p>to Saudi Arabia ...").
     return _CONTINUED_BLOCK.sub(" ", text)
