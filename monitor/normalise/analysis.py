@@ -155,6 +155,8 @@ _LOCATIVE_WORDS = frozenset(
     evacuation out of visit visits visiting enter entering avoid avoiding to for on about""".split()
 )
 _CONSULAR = re.compile(r"\bconsular|\bthe embassy will\b|\bresume", re.I)
+# "returning (home) to (the)" just before a name; matched as its mirror image on the
+# reversed context, like _LOCATIVE_BEFORE.
 _RETURN_TO = re.compile(r"\breturn\w*\s+(?:home\s+)?to\s+(?:the\s+)?$", re.I)
 _RETURN_TO_MIRRORED = re.compile(r"\n?(?:\s+eht)?\s+ot(?:\s+emoh)?\s+\w*nruter\b", re.I)
 _LONGER_NAME = re.compile(r"\s+[A-Z]")

@@ -26,7 +26,6 @@ SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "head", "svg",
 _BULLETS = re.compile(
     r"^[ \t]*(?:[\u00b7\u2022\u25aa\u25cf\u2023\u2043\u25e6*]|-(?=\s))[ \t]*", re.M
 )
-_MANY_NEWLINES = re.compile(r"\n{3,}")
 # Starts with a literal so the engine jumps from line break to line break.
 _CONTINUED_BLOCK = re.compile(r"\n(?<=[^.!?:;\n\"')\]]\n)\n*(?=[a-z])")
 # Typographic dashes, quotes and exotic spaces; replaced only where they occur (a
@@ -74,7 +73,7 @@ def _strip_line_edges(value: str) -> str:
 
 
 def _at_most_two_newlines(value: str) -> str:
-    """Runs of three or more line breaks as two (``_MANY_NEWLINES.sub("\\n\\n", value)``):
+    """Runs of three or more line breaks as two (``re.sub(r"\\n{3,}", "\\n\\n", value)``):
     each pass shortens every such run, a run of two is left alone."""
     while "\n\n\n" in value:
         value = value.replace("\n\n\n", "\n\n")
