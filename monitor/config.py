@@ -14,6 +14,12 @@ Where the file comes from, first match wins: an explicit path (``--config``), ``
 ``config/monitor.toml`` under the current directory, the copy shipped in the package (so an
 installed ``monitor`` runs from any directory). ``MONITOR_REDIS_URL`` and ``MONITOR_REDIS_PREFIX``
 override ``[redis]``; secrets such as a Redis password belong in the environment, never the file.
+
+Notifiers (``[[notifiers]]``, each with an optional ``[notifiers.filter]``) say where events go.
+A file with no ``notifiers`` key at all gets one console notifier, so a new user sees alerts in
+the terminal; ``notifiers = []`` turns that off. A notifier's secrets (a webhook secret, an SMTP
+password) are named by environment variable (``secret_env``, ``password_env``) and read by the
+notifier when it is built, so a process that only polls never needs them.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from monitor.durations import HINT, format_duration, parse_duration
+from monitor.events import EVENT_TYPES
 from monitor.normalise.inputs import FORMAT_NAMES
 
 FORMATS: tuple[str, ...] = ("auto", *FORMAT_NAMES)
@@ -47,6 +54,36 @@ ENV_REDIS_PREFIX = "MONITOR_REDIS_PREFIX"
 
 PLACEHOLDERS: tuple[str, ...] = ("key", "key_lower", "path", "url")
 """What a discovery ``detail_url`` may use; see ``Discovery``."""
+
+NOTIFIER_KINDS: tuple[str, ...] = ("webhook", "email", "pubsub", "console", "apprise")
+"""Values of a notifier's ``kind``."""
+
+SMTP_SCHEMES: tuple[str, ...] = ("smtp", "smtps", "smtp+starttls")
+"""``smtp``: plain (or STARTTLS if the server offers it, as the email notifier decides);
+``smtps``: TLS from the first byte; ``smtp+starttls``: STARTTLS required."""
+
+# The advisory's ``kind`` and ``categories`` values (``monitor.models.Kind`` and ``Category``),
+# spelt out so that loading the configuration does not import the models; a test keeps them equal.
+ADVISORY_KINDS: tuple[str, ...] = (
+    "travel_advisory",
+    "security_alert",
+    "hazard_alert",
+    "health_notice",
+    "news_report",
+    "other",
+)
+CATEGORIES: tuple[str, ...] = (
+    "terrorism",
+    "civil_unrest",
+    "armed_conflict",
+    "crime",
+    "kidnapping",
+    "health",
+    "natural_disaster",
+    "political",
+    "transport",
+    "other",
+)
 
 
 def _package_version() -> str:
@@ -140,14 +177,62 @@ class Source:
 
 
 @dataclass(frozen=True, slots=True)
+class Filter:
+    """Which events a notifier wants; a pure function of the event (``monitor.filters.matches``).
+
+    Every non-empty criterion must hold (lists match any of their values); an empty one holds
+    for every event.
+    """
+
+    countries: tuple[str, ...] = ()  # any of; empty = all (the advisory's and its areas')
+    min_level: int | None = None  # 1..4; events whose advisory level is None pass only if None
+    categories: tuple[str, ...] = ()
+    issuers: tuple[str, ...] = ()  # countries of the issuing governments
+    kinds: tuple[str, ...] = ()  # advisory kinds
+    events: tuple[str, ...] = ()  # event types; empty = all advisory.* (source.* only if listed)
+
+
+@dataclass(frozen=True, slots=True)
+class NotifierConfig:
+    """One place events are delivered to, read through its own consumer group (``name``).
+
+    Secrets never live here: ``secret_env`` and ``password_env`` name environment variables.
+    """
+
+    name: str  # required, unique, also the consumer group's name
+    kind: str  # webhook | email | pubsub | console | apprise
+    url: str | None = None  # webhook endpoint (http/https) or Apprise URL
+    secret_env: str | None = None  # env var holding the webhook secret ("whsec_" + base64)
+    smtp_url: str | None = None  # email: smtp://, smtps://, smtp+starttls://, user, no password
+    password_env: str | None = None  # email: env var with the SMTP password
+    sender: str | None = None  # email: TOML key is `from`
+    to: tuple[str, ...] = ()  # email recipients
+    digest: float | None = None  # email: a duration, None = one message per event
+    timeout: float = 10.0
+    # Delays before each retry; after the last, dead letter (TOML key `retry`, list of durations).
+    retries: tuple[float, ...] = (2.0, 10.0, 60.0, 300.0, 1800.0)
+    concurrency: int = 10  # deliveries in flight for this notifier
+    filter: Filter = Filter()
+
+
+CONSOLE_NOTIFIER = NotifierConfig(name="console", kind="console")
+"""What ``Config.notifiers`` holds when the file has no ``notifiers`` key at all."""
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
-    """Everything the service needs to start; ``path`` is the file it came from."""
+    """Everything the service needs to start; ``path`` is the file it came from.
+
+    ``notifiers`` defaults to none here; ``load_config`` gives a file without a ``notifiers``
+    key the one :data:`CONSOLE_NOTIFIER`.
+    """
 
     path: str | None = None
     redis: RedisSettings = field(default_factory=RedisSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     poll: PollSettings = field(default_factory=PollSettings)
     sources: tuple[Source, ...] = ()
+    notifiers: tuple[NotifierConfig, ...] = ()
 
     def source(self, source_id: str) -> Source:
         """The source with this id; ``UnknownSource`` (a ``KeyError``) names the near misses."""
@@ -158,8 +243,24 @@ class Config:
         hint = _did_you_mean(source_id, [s.id for s in self.sources])
         raise UnknownSource(f"no source {source_id!r} in {where}{hint}")
 
+    def notifier(self, name: str) -> NotifierConfig:
+        """The notifier with this name; ``UnknownNotifier`` (a ``KeyError``) names near misses."""
+        for candidate in self.notifiers:
+            if candidate.name == name:
+                return candidate
+        where = self.path or "the built-in defaults"
+        hint = _did_you_mean(name, [n.name for n in self.notifiers])
+        raise UnknownNotifier(f"no notifier {name!r} in {where}{hint}")
+
 
 class UnknownSource(KeyError):
+    """A ``KeyError`` whose ``str`` is the message itself, fit to print after ``monitor:``."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class UnknownNotifier(KeyError):
     """A ``KeyError`` whose ``str`` is the message itself, fit to print after ``monitor:``."""
 
     def __str__(self) -> str:
@@ -711,18 +812,251 @@ def _read_sources(value: object, key: str, problems: _Problems) -> tuple[Source,
     return tuple(sources)
 
 
+# --- notifiers ------------------------------------------------------------------------------
+
+
+def _list_of(convert: Convert, what: str, *, empty: str | None = None) -> _Table:
+    """An array whose items are each converted, a problem naming ``key[i]`` for each bad one.
+
+    ``empty``: what to say when the array may not be empty (``None``: it may).
+    """
+
+    def read(value: object, key: str, problems: _Problems) -> tuple[Any, ...]:
+        if not isinstance(value, list):
+            problems.add(key, f"expected an array of {what}, got {_kind(value)}")
+            return ()
+        if not value and empty is not None:
+            problems.add(key, f"is empty ({empty})")
+        items: list[Any] = []
+        for index, item in enumerate(value):
+            try:
+                items.append(convert(item))
+            except ValueError as error:
+                problems.add(f"{key}[{index}]", str(error))
+        return tuple(items)
+
+    return _Table(read)
+
+
+def _notifier_name(value: object) -> str:
+    text = _text(value)
+    if not _SOURCE_ID.fullmatch(text):
+        raise ValueError(
+            f"{text!r} is not a notifier name (1 to 64 of a-z 0-9 . _ -, starting with a-z or "
+            "0-9; it also names the notifier's consumer group)"
+        )
+    return text
+
+
+_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
+
+
+def _env_name(value: object) -> str:
+    """The name of an environment variable. The value is never echoed: it may be the secret."""
+    text = _text(value)
+    if not _ENV_NAME.fullmatch(text):
+        raise ValueError(
+            "is not an environment variable name (A-Z, 0-9 and _, not starting with a digit, "
+            "e.g. 'OPS_HOOK_SECRET'): name the variable that holds the secret, never the secret"
+        )
+    return text
+
+
+_ADDR_SPEC = r"[^\s@<>()\[\],;:\"\\]+@[^\s@<>()\[\],;:\"\\.]+(?:\.[^\s@<>()\[\],;:\"\\.]+)*"
+_ADDRESS = re.compile(_ADDR_SPEC)
+_NAMED_ADDRESS = re.compile(rf"[^<>\"\x00-\x1f\x7f]*?\s*<{_ADDR_SPEC}>")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _address(value: object) -> str:
+    """An e-mail address, bare or with a display name; never a line break (header injection)."""
+    text = _text(value)
+    if _CONTROL.search(text):
+        raise ValueError(f"{text!r} contains a line break or control character")
+    if not (_ADDRESS.fullmatch(text) or _NAMED_ADDRESS.fullmatch(text)):
+        raise ValueError(
+            f"{text!r} is not an e-mail address (expected e.g. 'ops@example.org' or "
+            "'Ops <ops@example.org>')"
+        )
+    return text
+
+
+def _webhook_url(text: str) -> str:
+    problem = _url_problem(text, ("http", "https"), "https://example.org/hook")
+    if problem is None and "@" in urlsplit(text).netloc:
+        problem = "holds credentials (secrets do not belong in the configuration file)"
+    if problem:
+        raise ValueError(f"{_redact(text)!r} {problem}")
+    return text
+
+
+_APPRISE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+
+
+def _apprise_url(text: str) -> str:
+    """Only the shape: whether Apprise knows the scheme is checked when the notifier is built.
+
+    The URL is not echoed, since Apprise URLs carry tokens; at most its scheme is.
+    """
+    if not _APPRISE_URL.fullmatch(text):
+        raise ValueError(
+            "is not an Apprise URL (expected e.g. 'slack://TokenA/TokenB/TokenC' or "
+            "'json://host/path'; no spaces)"
+        )
+    return text
+
+
+def _smtp_url(value: object) -> str:
+    text = _text(value)
+    parts = urlsplit(text)
+    problem = _url_problem(text, SMTP_SCHEMES, "smtp+starttls://user@mail.example.org:587")
+    if problem is None and parts.password is not None:
+        problem = "holds a password (set password_env to a variable that holds it instead)"
+    if problem is None and parts.path not in ("", "/"):
+        problem = f"has path {parts.path!r} (expected none)"
+    if problem is None and (parts.query or parts.fragment):
+        problem = "has a query or fragment (expected none)"
+    if problem:
+        raise ValueError(f"{_redact(text)!r} {problem}")
+    return text
+
+
+def _level(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 4:
+        raise _expected("a level from 1 to 4", value)
+    return value
+
+
+_KIND_MISTAKES = dict.fromkeys(("slack", "chat", "teams", "telegram", "discord"), "apprise") | {
+    "smtp": "email",
+    "mail": "email",
+    "http": "webhook",
+    "redis": "pubsub",
+    "stdout": "console",
+    "terminal": "console",
+}
+_EVENT_MISTAKES = dict.fromkeys(
+    ("advisory.update", "advisory.updated", "advisory.change"), "advisory.changed"
+) | {"advisory.cancel": "advisory.cancelled", "advisory.created": "advisory.new"}
+_FILTER: Spec = {
+    "countries": _list_of(_issuer, "country codes"),
+    "min_level": _level,
+    "categories": _list_of(_choice(CATEGORIES), "categories"),
+    "issuers": _list_of(_issuer, "country codes"),
+    "kinds": _list_of(_choice(ADVISORY_KINDS), "advisory kinds"),
+    "events": _list_of(_choice(EVENT_TYPES, _EVENT_MISTAKES), "event types"),
+}
+_NOTIFIER: Spec = {
+    "name": _notifier_name,
+    "kind": _choice(NOTIFIER_KINDS, _KIND_MISTAKES),
+    "url": _text,
+    "secret_env": _env_name,
+    "smtp_url": _smtp_url,
+    "password_env": _env_name,
+    "from": _address,
+    "to": _list_of(_address, "e-mail addresses", empty="expected at least one recipient"),
+    "digest": _duration(1.0),
+    "timeout": _duration(0.001),
+    "retry": _list_of(_duration(0.0), "durations"),
+    "concurrency": _integer(1),
+    "filter": _section(Filter, _FILTER),
+}
+_FIELD_OF = {"from": "sender", "retry": "retries"}
+"""TOML keys whose ``NotifierConfig`` field has another name."""
+
+_COMMON_KEYS = ("name", "kind", "timeout", "retry", "concurrency", "filter")
+_KIND_KEYS: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # kind: (required keys, optional keys) besides the common ones
+    "webhook": (("url",), ("secret_env",)),
+    "email": (("smtp_url", "from", "to"), ("password_env", "digest")),
+    "pubsub": ((), ()),
+    "console": ((), ()),
+    "apprise": ((), ("url", "secret_env")),  # exactly one of the two, checked below
+}
+
+
+def _build_notifier(
+    values: dict[str, Any], given: Iterable[str], key: str, problems: _Problems
+) -> NotifierConfig | None:
+    """One ``[[notifiers]]`` block from its converted ``values`` and the keys ``given`` in the
+    file (a key whose value was refused is given, not missing): the keys its kind takes, and
+    each of its kind's required keys."""
+    kind = values.get("kind")
+    if kind is None:
+        return None
+    required, optional = _KIND_KEYS[kind]
+    takes = ", ".join((*required, *optional)) or "none of its own"
+    present = set(given)
+    ok = len(present) == len(values)  # every given key, the name too, converted cleanly
+    for name in values:
+        if name not in _COMMON_KEYS and name not in required and name not in optional:
+            problems.add(_join(key, name), f"does not apply to kind {kind!r} (it takes {takes})")
+            ok = False
+    for name in required:
+        if name not in present:
+            problems.add(_join(key, name), f"is required for kind {kind!r}")
+            ok = False
+    if kind == "apprise" and ("url" in present) == ("secret_env" in present):
+        problems.add(
+            _join(key, "url"),
+            "is required for kind 'apprise', or else secret_env naming a variable that holds "
+            "the Apprise URL (its tokens are secrets), not both",
+        )
+        ok = False
+    url = values.get("url")
+    if url is not None and kind in ("webhook", "apprise"):
+        try:
+            values["url"] = _webhook_url(url) if kind == "webhook" else _apprise_url(url)
+        except ValueError as error:
+            problems.add(_join(key, "url"), str(error))
+            ok = False
+    if values.get("filter", Filter) is None:
+        del values["filter"]  # its problems are recorded already
+    if not ok or "name" not in values:
+        return None
+    return NotifierConfig(**{_FIELD_OF.get(name, name): value for name, value in values.items()})
+
+
+def _read_notifiers(value: object, key: str, problems: _Problems) -> tuple[NotifierConfig, ...]:
+    """Every ``[[notifiers]]`` block, names unique; ``notifiers = []`` is none at all."""
+    if not isinstance(value, list):
+        problems.add(key, f"expected [[notifiers]] blocks (an array of tables), got {_kind(value)}")
+        return ()
+    notifiers: list[NotifierConfig] = []
+    first_index: dict[str, int] = {}
+    for index, item in enumerate(value):
+        block = f"{key}[{index}]"
+        values = _read_table(item, block, _NOTIFIER, problems, required=("name", "kind"))
+        if values is None:
+            continue
+        name = values.get("name")
+        if name in first_index:
+            earlier = f"{key}[{first_index[name]}]"
+            problems.add(f"{block}.name", f"duplicate name {name!r} (also {earlier})")
+            continue
+        if name is not None:
+            first_index[name] = index
+        notifier = _build_notifier(values, item, block, problems)
+        if notifier is not None:
+            notifiers.append(notifier)
+    return tuple(notifiers)
+
+
 _ROOT: Spec = {
     "redis": _section(RedisSettings, _REDIS),
     "http": _section(HttpSettings, _HTTP, _check_http),
     "poll": _section(PollSettings, _POLL),
     "sources": _Table(_read_sources),
+    "notifiers": _Table(_read_notifiers),
 }
 
 
 def _read_config(document: dict[str, Any], label: str, problems: _Problems) -> Config:
-    """The document as a ``Config``; absent sections take their defaults."""
+    """The document as a ``Config``; absent sections take their defaults, and a file without
+    a ``notifiers`` key gets the console notifier."""
     values = _read_table(document, "", _ROOT, problems) or {}
     sections = {name: value for name, value in values.items() if value is not None}
+    sections.setdefault("notifiers", (CONSOLE_NOTIFIER,))
     return Config(path=label, **sections)
 
 
@@ -745,21 +1079,29 @@ def _redis_from_env(
 
 
 __all__ = [
+    "ADVISORY_KINDS",
+    "CATEGORIES",
+    "CONSOLE_NOTIFIER",
     "COUNTRY_CODES",
     "ENV_CONFIG",
     "ENV_REDIS_PREFIX",
     "ENV_REDIS_URL",
     "FORMATS",
+    "NOTIFIER_KINDS",
     "PLACEHOLDERS",
+    "SMTP_SCHEMES",
     "USER_AGENT",
     "Config",
     "ConfigError",
     "ConfigProblem",
     "Discovery",
+    "Filter",
     "HttpSettings",
+    "NotifierConfig",
     "PollSettings",
     "RedisSettings",
     "Source",
+    "UnknownNotifier",
     "UnknownSource",
     "load_config",
     "packaged_config",

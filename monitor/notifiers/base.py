@@ -9,10 +9,37 @@ filter, a pure function of the event), sends it, and reports failure as a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, Protocol
 
 Event = Mapping[str, Any]
+
+FIELD_ORDER = (
+    "type",
+    "event_id",
+    "advisory_id",
+    "version",
+    "source",
+    "emitted_at",
+    "stream_id",
+    "advisory",
+    "changes",
+)
+"""Key order of an event sent out (webhook ``data``, pub/sub messages): identity first, the
+bulky advisory last, any other field after them, sorted."""
+
+
+def ordered(event: Event) -> dict[str, Any]:
+    """The event's fields in :data:`FIELD_ORDER`, so equal events serialise to equal text."""
+    known = [name for name in FIELD_ORDER if name in event]
+    rest = sorted(name for name in event if name not in FIELD_ORDER)
+    return {name: event[name] for name in (*known, *rest)}
+
+
+def event_json(event: Event) -> str:
+    """The event as compact JSON text in a stable key order (UTF-8, not ASCII-escaped)."""
+    return json.dumps(ordered(event), ensure_ascii=False, separators=(",", ":"))
 
 
 class DeliveryError(Exception):
@@ -27,6 +54,12 @@ class DeliveryError(Exception):
         self.retryable = retryable
         self.status = status
         self.retry_after = retry_after
+
+
+class NotifierSetupError(Exception):
+    """A notifier cannot be built: a missing or malformed secret in the environment, a URL its
+    library does not know, a dependency that is not installed. The message names the notifier
+    and the environment variable, never a secret's value."""
 
 
 class Notifier(Protocol):

