@@ -10,45 +10,56 @@ match case-insensitively, longest first, after dashes and entities are normalise
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 # Issuer-specific wording first; generic wording that any issuer may use last.
-# (pattern, level, issuers it belongs to or () for any, a lower-case word every match
-# contains: a pattern is tried only on text that holds its word)
-_PHRASES: tuple[tuple[str, int, tuple[str, ...], str], ...] = (
-    (r"level\s*4\s*[:\-]?\s*do\s+not\s+travel", 4, ("US",), "level"),
-    (r"level\s*3\s*[:\-]?\s*reconsider\s+travel", 3, ("US",), "level"),
-    (r"level\s*2\s*[:\-]?\s*exercise\s+increased\s+caution", 2, ("US",), "level"),
-    (r"level\s*1\s*[:\-]?\s*exercise\s+normal\s+precautions?", 1, ("US",), "level"),
+# (pattern, level, issuers it belongs to or () for any, the lower-case words every match
+# opens with: on ASCII text a pattern is tried only where one of them is)
+_PHRASES: tuple[tuple[str, int, tuple[str, ...], tuple[str, ...]], ...] = (
+    (r"level\s*4\s*[:\-]?\s*do\s+not\s+travel", 4, ("US",), ("level",)),
+    (r"level\s*3\s*[:\-]?\s*reconsider\s+travel", 3, ("US",), ("level",)),
+    (r"level\s*2\s*[:\-]?\s*exercise\s+increased\s+caution", 2, ("US",), ("level",)),
+    (r"level\s*1\s*[:\-]?\s*exercise\s+normal\s+precautions?", 1, ("US",), ("level",)),
     (
         r"(?:advises?|advising|advised)\s+against\s+all\s+but\s+essential\s+travel",
         3,
         ("GB",),
-        "essential",
+        ("advis",),
     ),
-    (r"against\s+all\s+but\s+essential\s+travel", 3, ("GB",), "essential"),
-    (r"(?:advises?|advising|advised)\s+against\s+all\s+travel", 4, ("GB",), "against"),
-    (r"against\s+all\s+travel", 4, ("GB",), "against"),
-    (r"avoid\s+all\s+but\s+essential\s+travel", 3, (), "essential"),
-    (r"avoid\s+non[\s\-]?essential\s+travel", 3, ("CA", "NZ", "IE"), "essential"),
-    (r"avoid\s+all\s+non[\s\-]?essential\s+travel", 3, (), "essential"),
-    (r"avoid\s+(?:all|any)\s+travel", 4, ("CA",), "avoid"),
-    (r"reconsider\s+(?:your\s+|their\s+|the\s+)?need\s+(?:for|to)\s+travel", 3, ("AU",), "need"),
-    (r"reconsider\s+(?:all\s+)?travel", 3, ("US",), "reconsider"),
-    (r"do\s+not\s+travel", 4, ("US", "AU", "NZ", "IE"), "not"),
-    (r"exercise\s+a\s+high\s+degree\s+of\s+caution", 2, ("CA", "AU"), "degree"),
-    (r"high\s+degree\s+of\s+caution", 2, ("CA", "AU", "IE"), "degree"),
-    (r"exercise\s+increased\s+caution", 2, ("US", "NZ"), "increased"),
-    (r"exercise\s+normal\s+safety\s+and\s+security\s+precautions?", 1, ("NZ",), "normal"),
-    (r"(?:exercise|take)\s+normal\s+(?:safety|security)\s+precautions?", 1, ("CA", "AU"), "normal"),
-    (r"exercise\s+normal\s+precautions?", 1, ("US",), "normal"),
-    (r"normal\s+precautions?", 1, ("IE",), "normal"),
-    (r"\blevel\s*([1-4])\b(?!\s*(?:hurricane|storm|cyclone|alert\s+for))", 0, (), "level"),
+    (r"against\s+all\s+but\s+essential\s+travel", 3, ("GB",), ("against",)),
+    (r"(?:advises?|advising|advised)\s+against\s+all\s+travel", 4, ("GB",), ("advis",)),
+    (r"against\s+all\s+travel", 4, ("GB",), ("against",)),
+    (r"avoid\s+all\s+but\s+essential\s+travel", 3, (), ("avoid",)),
+    (r"avoid\s+non[\s\-]?essential\s+travel", 3, ("CA", "NZ", "IE"), ("avoid",)),
+    (r"avoid\s+all\s+non[\s\-]?essential\s+travel", 3, (), ("avoid",)),
+    (r"avoid\s+(?:all|any)\s+travel", 4, ("CA",), ("avoid",)),
+    (
+        r"reconsider\s+(?:your\s+|their\s+|the\s+)?need\s+(?:for|to)\s+travel",
+        3,
+        ("AU",),
+        ("reconsider",),
+    ),
+    (r"reconsider\s+(?:all\s+)?travel", 3, ("US",), ("reconsider",)),
+    (r"do\s+not\s+travel", 4, ("US", "AU", "NZ", "IE"), ("do",)),
+    (r"exercise\s+a\s+high\s+degree\s+of\s+caution", 2, ("CA", "AU"), ("exercise",)),
+    (r"high\s+degree\s+of\s+caution", 2, ("CA", "AU", "IE"), ("high",)),
+    (r"exercise\s+increased\s+caution", 2, ("US", "NZ"), ("exercise",)),
+    (r"exercise\s+normal\s+safety\s+and\s+security\s+precautions?", 1, ("NZ",), ("exercise",)),
+    (
+        r"(?:exercise|take)\s+normal\s+(?:safety|security)\s+precautions?",
+        1,
+        ("CA", "AU"),
+        ("exercise", "take"),
+    ),
+    (r"exercise\s+normal\s+precautions?", 1, ("US",), ("exercise",)),
+    (r"normal\s+precautions?", 1, ("IE",), ("normal",)),
+    (r"\blevel\s*([1-4])\b(?!\s*(?:hurricane|storm|cyclone|alert\s+for))", 0, (), ("level",)),
     (
         r"highest(?:\s+possible)?\s+(?:travel\s+)?(?:advisory\s+|warning\s+|alert\s+)?level",
         4,
         (),
-        "highest",
+        ("highest",),
     ),
 )
 
@@ -62,9 +73,10 @@ class LevelMatch:
 
 
 _COMPILED = tuple(
-    (re.compile(pattern, re.IGNORECASE), level, issuers, word)
-    for pattern, level, issuers, word in _PHRASES
+    (re.compile(pattern, re.IGNORECASE), level, issuers, stems)
+    for pattern, level, issuers, stems in _PHRASES
 )
+_STEMS = tuple(sorted({stem for *_, stems in _PHRASES for stem in stems}))
 
 
 _ANY_SCALE_WORD = re.compile(r"travel|caution|precaution|level", re.I)
@@ -72,21 +84,37 @@ _ANY_SCALE_WORD = re.compile(r"travel|caution|precaution|level", re.I)
 
 def find_levels(text: str, issuer: str | None = None) -> list[LevelMatch]:
     """Every scale phrase in ``text``, longest first, without overlaps, in text order."""
+    runs: list[tuple[int, Iterable[re.Match[str]]]] = []
     if text.isascii():
-        # Case-insensitive matching of ASCII text is matching its lower case, so a pattern
-        # can match only where its word is; other scripts have case folds lower() lacks.
+        # Case-insensitive matching of ASCII text is matching its lower case, so a match
+        # can start only where one of its pattern's stems is; other scripts have case
+        # folds lower() lacks and take the plain scan.
         low = text.lower()
         if "travel" not in low and "caution" not in low and "level" not in low:
             return []
-        patterns = [(pattern, level) for pattern, level, _, word in _COMPILED if word in low]
+        where: dict[str, list[int]] = {}
+        for stem in _STEMS:
+            at = low.find(stem)
+            while at >= 0:
+                where.setdefault(stem, []).append(at)
+                at = low.find(stem, at + 1)
+        if not where:
+            return []
+        for pattern, level, _, stems in _COMPILED:
+            if len(stems) == 1:
+                starts = where.get(stems[0])
+            else:
+                starts = sorted({at for stem in stems for at in where.get(stem, ())})
+            if starts:
+                runs.append((level, _matches_at(pattern, text, starts)))
     elif _ANY_SCALE_WORD.search(text):
-        patterns = [(pattern, level) for pattern, level, _, _ in _COMPILED]
+        runs = [(level, pattern.finditer(text)) for pattern, level, _, _ in _COMPILED]
     else:
         return []
     taken: list[tuple[int, int]] = []
     found: list[LevelMatch] = []
-    for pattern, level in patterns:
-        for match in pattern.finditer(text):
+    for level, matches in runs:
+        for match in matches:
             start, end = match.span()
             if any(start < e and s < end for s, e in taken):
                 continue
@@ -95,6 +123,15 @@ def find_levels(text: str, issuer: str | None = None) -> list[LevelMatch]:
             found.append(LevelMatch(value, text[start:end], start, end))
     found.sort(key=lambda m: m.start)
     return found
+
+
+def _matches_at(pattern: re.Pattern[str], text: str, starts: list[int]) -> Iterator[re.Match[str]]:
+    """``pattern.finditer(text)`` when every match starts at one of ``starts``."""
+    end = 0
+    for at in starts:
+        if at >= end and (match := pattern.match(text, at)) is not None:
+            yield match
+            end = match.end()
 
 
 # GOV.UK Content API ``details.alert_status`` values.
