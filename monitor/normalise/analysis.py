@@ -184,7 +184,12 @@ class Sentence:
     @property
     def speaking(self) -> bool:
         """Gives advice, states a level, or has an issuer speak (not merely named)."""
-        return bool(self.advice or self.levels or any(r.spoke for r in self.refs))
+        if self.advice or self.levels:
+            return True
+        for ref in self.refs:  # noqa: SIM110 - ~4x cheaper than any() over a generator
+            if ref.spoke:
+                return True
+        return False
 
 
 @dataclass(slots=True)
@@ -298,7 +303,7 @@ def _place_clues(
     ref_spans = [(r.start, r.end) for r in refs if r.agent or r.addressed or r.body]
     subject_hint = set(structured)
     for mention in _mentions(text):
-        if any(a <= mention.start < b for a, b in ref_spans):
+        if ref_spans and _within(mention.start, ref_spans):
             continue
         left = text[max(0, mention.start - _LEFT) : mention.start]
         after = text[mention.end :]
@@ -358,6 +363,13 @@ def _place_clues(
             area = Area(name=name, country=country, admin1=owner[0].admin1 if owner else None)
             clues.append(PlaceClue(country, 2 if country else 0, area=area, key=name))
     return tuple(clues)
+
+
+def _within(position: int, spans: list[tuple[int, int]]) -> bool:
+    for start, end in spans:  # noqa: SIM110 - ~4x cheaper than any() over a generator
+        if start <= position < end:
+            return True
+    return False
 
 
 def _may_name_neighbourhood(text: str) -> bool:

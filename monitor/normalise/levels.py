@@ -116,13 +116,20 @@ def find_levels(text: str, issuer: str | None = None) -> list[LevelMatch]:
     for level, matches in runs:
         for match in matches:
             start, end = match.span()
-            if any(start < e and s < end for s, e in taken):
+            if taken and _overlaps(start, end, taken):
                 continue
             value = int(match.group(1)) if level == 0 else level
             taken.append((start, end))
             found.append(LevelMatch(value, text[start:end], start, end))
     found.sort(key=lambda m: m.start)
     return found
+
+
+def _overlaps(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
+    for s, e in spans:  # noqa: SIM110 - ~4x cheaper than any() over a generator
+        if start < e and s < end:
+            return True
+    return False
 
 
 def _matches_at(pattern: re.Pattern[str], text: str, starts: list[int]) -> Iterator[re.Match[str]]:
