@@ -52,6 +52,7 @@ AGENCIES: tuple[tuple[str, str, str, str], ...] = (
 _AGENCY_RES = tuple(
     (word, re.compile(pattern), code, name) for word, pattern, code, name in AGENCIES
 )
+_ANY_AGENCY_WORD = re.compile("|".join(re.escape(word) for word, *_ in AGENCIES))
 
 BODY = (
     r"(?:embass(?:y|ies)|consulates?(?:[\s-]general)?|high commissions?|"
@@ -212,6 +213,8 @@ def _speaks_after(sentence: str, pos: int) -> bool:
 def _agency_refs(sentence: str) -> list[Ref]:
     """Named agencies, the longest name winning where two overlap."""
     low = sentence.lower()
+    if _ANY_AGENCY_WORD.search(low) is None:
+        return []  # no agency's word: none of their patterns can match
     found = [
         (match.start(), match.end(), code, name)
         for word, pattern, code, name in _AGENCY_RES
