@@ -305,54 +305,51 @@ def _place_clues(
     for mention in _mentions(text):
         if ref_spans and _within(mention.start, ref_spans):
             continue
-        left = text[max(0, mention.start - _LEFT) : mention.start]
-        after = text[mention.end :]
         place = _place_for(mention, subject_hint)
-        # The position patterns look at the words just before the name; most names are
-        # not preceded by any of their words, so check those first.
-        last = _LAST_WORDS.findall(left[-40:].lower())[-4:]
-        seat = not _SEAT_WORDS.isdisjoint(last) and bool(_SEAT_BEFORE.search(left))
-        locative = not _LOCATIVE_WORDS.isdisjoint(last) and bool(
-            _LOCATIVE_BEFORE_MIRRORED.match(left[::-1])
-        )
         code = place.country
+        after = text[mention.end :]
+        if place.kind is PlaceKind.DEMONYM:
+            if _SUBJECT_AFTER.match(after):
+                clues.append(PlaceClue(code, 2))
+            continue
+        left = text[max(0, mention.start - _LEFT) : mention.start]
         if place.kind is PlaceKind.COUNTRY:
             if _RETURN_TO_MIRRORED.match(left[::-1]):  # _RETURN_TO.search(left)
                 continue  # "consider returning to the United States": where to go
             if in_location:
                 clues.append(PlaceClue(code, 3))
-            elif seat:
+                continue
+            last = _last_words(left)
+            if _is_seat(left, last):
                 clues.append(PlaceClue(code, 0.5))
-            elif locative:
+            elif _is_locative(left, last):
                 clues.append(PlaceClue(code, 2))
             elif _SUBJECT_AFTER.match(after):
                 clues.append(PlaceClue(code, 2, unless_issuer=True))
             else:
                 clues.append(PlaceClue(code, 1 if is_title else 0.25))
-        elif place.kind is PlaceKind.DEMONYM:
-            if _SUBJECT_AFTER.match(after):
-                clues.append(PlaceClue(code, 2))
-        else:
-            if mention.text in _MONTH_NAMES or mention.text in _WEEKDAY_NAMES:
-                continue
-            possessive = text[mention.end : mention.end + 2] == "'s"
-            qualified = bool(_FOLLOWED_BY_COUNTRY.match(after))
-            if _LONGER_NAME.match(after) and not qualified:
-                continue  # the start of a longer name: "Central Business District"
-            if seat:
-                clues.append(PlaceClue(code, 0.5))
-                continue
-            if not (in_location or locative or possessive or qualified):
-                continue
-            if not (in_location or speaking):
-                continue
-            area = None
-            if not is_title:
-                admin1 = place.admin1 if place.kind is PlaceKind.CITY else place.name
-                area = Area(name=place.name, country=code, admin1=admin1, lat=place.lat,
-                            lon=place.lon)  # fmt: skip
-            clues.append(PlaceClue(code, 3 if in_location else 2, area=area,
-                                   key=mention.text, place=place))  # fmt: skip
+            continue
+        if mention.text in _MONTH_NAMES or mention.text in _WEEKDAY_NAMES:
+            continue
+        possessive = text[mention.end : mention.end + 2] == "'s"
+        qualified = bool(_FOLLOWED_BY_COUNTRY.match(after))
+        if _LONGER_NAME.match(after) and not qualified:
+            continue  # the start of a longer name: "Central Business District"
+        last = _last_words(left)
+        if _is_seat(left, last):
+            clues.append(PlaceClue(code, 0.5))
+            continue
+        if not (in_location or _is_locative(left, last) or possessive or qualified):
+            continue
+        if not (in_location or speaking):
+            continue
+        area = None
+        if not is_title:
+            admin1 = place.admin1 if place.kind is PlaceKind.CITY else place.name
+            area = Area(name=place.name, country=code, admin1=admin1, lat=place.lat,
+                        lon=place.lon)  # fmt: skip
+        clues.append(PlaceClue(code, 3 if in_location else 2, area=area,
+                               key=mention.text, place=place))  # fmt: skip
     if speaking and not is_title and _may_name_neighbourhood(text):
         for found in _NEIGHBOURHOOD.finditer(text):
             name = found.group(2)
@@ -363,6 +360,23 @@ def _place_clues(
             area = Area(name=name, country=country, admin1=owner[0].admin1 if owner else None)
             clues.append(PlaceClue(country, 2 if country else 0, area=area, key=name))
     return tuple(clues)
+
+
+# The position patterns look at the words just before a name; most names are not preceded
+# by any of their words, so those are checked first.
+def _last_words(left: str) -> list[str]:
+    return _LAST_WORDS.findall(left[-40:].lower())[-4:]
+
+
+def _is_seat(left: str, last: list[str]) -> bool:
+    return not _SEAT_WORDS.isdisjoint(last) and _SEAT_BEFORE.search(left) is not None
+
+
+def _is_locative(left: str, last: list[str]) -> bool:
+    # _LOCATIVE_BEFORE.search(left), through its mirror image
+    return not _LOCATIVE_WORDS.isdisjoint(last) and (
+        _LOCATIVE_BEFORE_MIRRORED.match(left[::-1]) is not None
+    )
 
 
 def _within(position: int, spans: list[tuple[int, int]]) -> bool:
