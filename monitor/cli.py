@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO, TypeAlias
 
-from monitor import cli_ingest
+from monitor import cli_delivery, cli_ingest
 from monitor.models import json_schema
 from monitor.normalise.inputs import FORMAT_NAMES, MAX_INPUT_BYTES, InputError, check_size
 
@@ -176,6 +176,7 @@ COMMANDS: tuple[Callable[[SubParsers], None], ...] = (
     cli_ingest.add_poll,
     cli_ingest.add_tail,
     cli_ingest.add_sources,
+    cli_delivery.add_delivery,
 )
 
 

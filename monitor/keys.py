@@ -43,6 +43,22 @@ class Keys:
         """Stream: dead-lettered deliveries, with their group, attempts and last error."""
         return f"{self.prefix}dead"
 
+    def retries(self, group: str) -> str:
+        """Sorted set per consumer group: stream id -> when its next attempt is due (unix ms).
+
+        Also the lease of a retry being attempted: the engine that takes a due entry moves its
+        score a claim period ahead, so a crash hands it back to the group when that passes."""
+        return f"{self.prefix}retry:{group}"
+
+    def attempts(self, group: str) -> str:
+        """Hash per consumer group: stream id -> failed attempts so far (survives restarts)."""
+        return f"{self.prefix}attempts:{group}"
+
+    def replays(self, group: str) -> str:
+        """Hash per consumer group: stream id -> the entry's fields (JSON) of a replayed dead
+        letter, so a replay still delivers after the stream was trimmed past the entry."""
+        return f"{self.prefix}replay:{group}"
+
     @property
     def sources(self) -> str:
         """Set: the id of every source that has state in Redis."""

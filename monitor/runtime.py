@@ -18,6 +18,7 @@ import redis.asyncio as redis
 
 from monitor.config import Config
 from monitor.fetch import Fetcher
+from monitor.groups import emit_maxlen, prepare_groups
 from monitor.keys import Keys
 from monitor.poller import Poller, process_runner
 from monitor.redis_server import ensure_embedded
@@ -52,7 +53,9 @@ async def open_runtime(config: Config, *, workers: int | None = None) -> AsyncIt
     url = redis_url(config)
     client = redis.Redis.from_url(url)
     keys = Keys(config.redis.prefix)
-    store = Store(client, keys, stream_maxlen=config.redis.stream_maxlen)
+    maxlen = emit_maxlen(config.redis.stream_maxlen, notifiers=bool(config.notifiers))
+    store = Store(client, keys, stream_maxlen=maxlen)
+    await prepare_groups(client, keys, [n.name for n in config.notifiers])
     fetcher = Fetcher(config.http)
     count = config.poll.workers if workers is None else workers
     pool: Executor | None = None
