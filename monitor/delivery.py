@@ -75,6 +75,7 @@ TRIM_EVERY: Final = 60.0
 FORGET_AFTER: Final = 3600.0  # a consumer idle this long and holding nothing is forgotten
 IDLE_POLL: Final = 0.2
 FLUSH_EVERY: Final = 0.05  # a long batch settles what finished this often
+RETRY_POLL: Final = 1.0  # how often the retry set is looked at when no retry is known due
 MAX_PAUSE: Final = 5.0
 
 log = get_logger("monitor.delivery")
@@ -281,12 +282,13 @@ class _Worker:
         self.policy = retry.policy(settings.retries)
         self.claim_idle = retry.claim_idle(settings.timeout)
         self.deadline = retry.send_deadline(settings.timeout)
-        self.slots = asyncio.Semaphore(max(1, settings.concurrency))
         self.until_idle = False
         self.ready = False  # the group is known to exist
         self.cursor = "0-0"
         self.next_reclaim = 0.0
-        self.next_due: float | None = None
+        self.next_due: float | None = None  # the earliest retry known to be waiting
+        self.next_take = 0.0  # look at the retry set by then anyway (another process adds)
+        self.busy = False  # the last read filled its batch
         self.last_seen: str | None = None
         digest = _digest_of(self.notifier)
         self.buffer = digest[0] if digest else None
@@ -333,6 +335,7 @@ class _Worker:
             return False
         self.cursor = "0-0"
         self.next_due = None
+        self.next_take = 0.0
         log.warning("delivery.group_recreated", notifier=self.name, start=start)
         return True
 
@@ -346,8 +349,13 @@ class _Worker:
         now = self.engine.clock()
         batch = self.opts.batch
         lease_until = now + self.claim_idle
-        due, following = await self.store.take_due(_ms(now), _ms(lease_until), batch)
-        self.next_due = following / 1000 if following is not None else None
+        due: list[Entry] = []
+        if (self.next_due is not None and self.next_due <= now) or (
+            time.monotonic() >= self.next_take
+        ):
+            due, following = await self.store.take_due(_ms(now), _ms(lease_until), batch)
+            self.next_due = following / 1000 if following is not None else None
+            self.next_take = time.monotonic() + (RETRY_POLL if len(due) < batch else 0.0)
         entries = list(due)
         claimed: list[Entry] = []
         if len(entries) < batch and time.monotonic() >= self.next_reclaim:
@@ -359,8 +367,11 @@ class _Worker:
             self.next_reclaim = time.monotonic() + (self.claim_idle / 2 if wrapped else 0.0)
         new: list[Entry] = []
         if len(entries) < batch:
-            block = None if entries else self._block_ms(now)
+            # After a full read more is likely waiting: ask without BLOCK (cheaper, and it
+            # answers at once); block only when the stream looked drained.
+            block = None if entries or self.busy else self._block_ms(now)
             new = await self.store.read_new(self.engine.consumer, batch - len(entries), block)
+            self.busy = len(new) == batch - len(entries)
             entries += new
             if new:
                 self.last_seen = new[-1].stream_id
@@ -394,8 +405,7 @@ class _Worker:
             if not entry.fields:
                 self._lost(entry, outcome, report)
                 continue
-            raw: dict[bytes | str, bytes | str] = dict(entry.fields.items())
-            event: dict[str, Any] = events.decode_entry(raw)
+            event: dict[str, Any] = events.decode_entry(entry.fields)
             event["stream_id"] = entry.stream_id
             try:
                 wanted = self.notifier.wants(event)
@@ -427,51 +437,96 @@ class _Worker:
     async def _send_all(
         self, batch: Sequence[tuple[Entry, dict[str, Any]]], outcome: Settlement, report: Report
     ) -> None:
-        """Deliver concurrently; settle what finished every ``FLUSH_EVERY`` seconds (so a crash
-        mid-batch repeats little), the rest when the batch is done (see :meth:`process`).
+        """Deliver with at most ``concurrency`` attempts in flight; settle what finished every
+        ``FLUSH_EVERY`` seconds (so a crash mid-batch repeats little), the rest when the batch
+        is done (see :meth:`process`).
 
-        Once ``stop`` is set the batch has ``grace`` seconds; what is unfinished then is
-        cancelled and handed back.
+        ``concurrency`` runners take the batch's entries in turn, so a notifier that answers at
+        once costs a coroutine call per event, not a task. Once ``stop`` is set the batch has
+        ``grace`` seconds; what is unfinished then is cancelled and handed back.
         """
-        tasks = {asyncio.create_task(self._attempt(event)): entry for entry, event in batch}
-        waiting: set[asyncio.Task[_Sent | _Failed]] = set(tasks)
+        results: list[_Sent | _Failed | None] = [None] * len(batch)
+        finished: list[int] = []
+        turns = iter(range(len(batch)))
         in_flight = {entry.stream_id: entry for entry, _ in batch}
+        current: dict[int, tuple[int, float]] = {}  # runner -> (entry, when its attempt began)
+        expired: set[int] = set()
+
+        async def runner(me: int) -> None:
+            for i in turns:  # one iterator shared by every runner: each entry is taken once
+                current[me] = (i, time.monotonic())
+                try:
+                    results[i] = await self._attempt(batch[i][1])
+                except asyncio.CancelledError:
+                    if i not in expired:  # a stop, not the deadline
+                        raise
+                    asyncio.current_task().uncancel()  # type: ignore[union-attr]
+                    detail = f"no answer within {self.deadline:g}s"
+                    results[i] = _Failed(DeliveryError(detail, retryable=True))
+                finally:
+                    del current[me]
+                finished.append(i)
+
+        count = min(max(1, self.channel.settings.concurrency), len(batch))
+        tasks = [asyncio.create_task(runner(me)) for me in range(count)]
+        runners = set(tasks)
         stopper = asyncio.create_task(self.engine.stop.wait())
         flushed = time.monotonic()
         deadline: float | None = None
         try:
             async with self._heartbeat(in_flight):
-                while waiting:
+                while True:
+                    for i in finished:
+                        entry = batch[i][0]
+                        del in_flight[entry.stream_id]
+                        self._record(entry, results[i], outcome, report)
+                    finished.clear()
+                    runners = {r for r in runners if not r.done()}
+                    if not runners:
+                        break
+                    if outcome and time.monotonic() - flushed >= FLUSH_EVERY:
+                        await self.store.settle(outcome.take())
+                        flushed = time.monotonic()
+                        continue
+                    self._expire(current, expired, tasks)
                     if deadline is None and stopper.done():
                         deadline = time.monotonic() + self.opts.grace
                     wait = FLUSH_EVERY if deadline is None else deadline - time.monotonic()
                     if wait <= 0:
                         break
-                    watched = waiting if stopper.done() else {*waiting, stopper}
+                    watched = runners if stopper.done() else {*runners, stopper}
                     await asyncio.wait(
                         watched, timeout=min(wait, FLUSH_EVERY), return_when=FIRST_COMPLETED
                     )
-                    for task in [t for t in waiting if t.done()]:
-                        waiting.discard(task)
-                        entry = tasks[task]
-                        del in_flight[entry.stream_id]
-                        self._record(entry, task.result(), outcome, report)
-                    if outcome and time.monotonic() - flushed >= FLUSH_EVERY:
-                        await self.store.settle(outcome.take())
-                        flushed = time.monotonic()
         finally:
             stopper.cancel()
-            for task in waiting:
+            for task in runners:
                 task.cancel()
-            await asyncio.gather(stopper, *waiting, return_exceptions=True)
+            await asyncio.gather(stopper, *runners, return_exceptions=True)
+        for i in finished:  # finished while the runners were being stopped
+            self._record(batch[i][0], results[i], outcome, report)
         now = _ms(self.engine.clock())
-        for task in waiting:  # stopped before they finished: the next engine takes them now
-            outcome.hand_back.append((tasks[task].stream_id, now))
-            report.handed_back += 1
-            self._expect(now)
+        for i, result in enumerate(results):  # stopped before they finished: hand them back
+            if result is None:
+                outcome.hand_back.append((batch[i][0].stream_id, now))
+                report.handed_back += 1
+                self._expect(now)
 
-    def _record(self, entry: Entry, result: _Sent | _Failed, outcome: Settlement,
+    def _expire(self, current: Mapping[int, tuple[int, float]], expired: set[int],
+                tasks: Sequence[asyncio.Task[None]]) -> None:  # fmt: skip
+        """Cancel attempts past the engine's deadline (a notifier that does not keep its own
+        timeout); checked by the batch's loop rather than a timer per attempt, which would
+        cost more than a notifier that answers at once."""
+        now = time.monotonic()
+        for me, (i, began) in current.items():
+            if now - began > self.deadline and i not in expired:
+                expired.add(i)
+                tasks[me].cancel()
+
+    def _record(self, entry: Entry, result: _Sent | _Failed | None, outcome: Settlement,
                 report: Report) -> None:  # fmt: skip
+        if result is None:
+            return
         if isinstance(result, _Sent):
             self._done(entry, outcome)
             report.delivered += 1
@@ -479,19 +534,17 @@ class _Worker:
             self._failed(entry, result.error, outcome, report)
 
     async def _attempt(self, event: Event) -> _Sent | _Failed:
-        async with self.slots:
-            try:
-                async with asyncio.timeout(self.deadline):
-                    return _Sent(await self.notifier.send(event))
-            except DeliveryError as error:
-                return _Failed(error)
-            except TimeoutError:
-                detail = f"no answer within {self.deadline:g}s"
-                return _Failed(DeliveryError(detail, retryable=True))
-            except Exception as error:  # a notifier bug: retried, then dead-lettered
-                log.exception("delivery.send_failed", notifier=self.name)
-                detail = f"internal error: {type(error).__name__}: {error}"
-                return _Failed(DeliveryError(detail, retryable=True))
+        try:
+            return _Sent(await self.notifier.send(event))
+        except DeliveryError as error:
+            return _Failed(error)
+        except TimeoutError as error:
+            detail = str(error) or f"timed out (notifier timeout {self.deadline:g}s)"
+            return _Failed(DeliveryError(detail, retryable=True))
+        except Exception as error:  # a notifier bug: retried, then dead-lettered
+            log.exception("delivery.send_failed", notifier=self.name)
+            detail = f"internal error: {type(error).__name__}: {error}"
+            return _Failed(DeliveryError(detail, retryable=True))
 
     @contextlib.asynccontextmanager
     async def _heartbeat(self, entries: Mapping[str, Entry]) -> AsyncIterator[None]:
@@ -542,13 +595,14 @@ class _Worker:
             failures, retryable=error.retryable, retry_after=error.retry_after,
             draw=self.engine.draw(),
         )  # fmt: skip
-        event_id = entry.fields.get("event_id", "")
+        copy = entry.strings()
+        event_id = copy.get("event_id", "")
         now = self.engine.clock()
         if delay is None:
             fields = letter_fields(
                 notifier=self.name,
                 stream_id=entry.stream_id,
-                entry=entry.fields,
+                entry=copy,
                 attempts=failures,
                 error=error.detail,
                 status=error.status,
@@ -609,7 +663,7 @@ class _Worker:
         report = Report(self.name, entries=len(held))
         outcome = Settlement()
         try:
-            async with self.slots, asyncio.timeout(self.deadline):
+            async with asyncio.timeout(self.deadline):
                 await self.send_digest(drained)
         except (DeliveryError, TimeoutError) as error:
             failure = error if isinstance(error, DeliveryError) else DeliveryError(

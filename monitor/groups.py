@@ -136,13 +136,18 @@ async def prepare_groups(redis: aioredis.Redis, keys: Keys, names: Iterable[str]
 
 @dataclass(slots=True)
 class Entry:
-    """One stream entry on its way to a notifier. ``fields`` are the stream entry's (strings);
-    empty when the entry no longer exists. ``attempts``: failed attempts before this one."""
+    """One stream entry on its way to a notifier. ``fields`` are the stream entry's, as Redis
+    answered them (bytes, or text for a replayed copy), empty when the entry no longer exists;
+    ``attempts``: failed attempts before this one."""
 
     stream_id: str
-    fields: dict[str, str]
+    fields: Mapping[Any, Any]
     origin: Origin
     attempts: int = 0
+
+    def strings(self) -> dict[str, str]:
+        """The fields as text (for a dead letter's copy)."""
+        return texts(self.fields)
 
 
 @dataclass(slots=True)
@@ -215,7 +220,7 @@ class GroupStore:
         )
         out: list[Entry] = []
         for _stream, entries in reply or []:
-            out.extend(Entry(text(eid), texts(fields), "new") for eid, fields in entries)
+            out.extend(Entry(text(eid), fields, "new") for eid, fields in entries)
         return out
 
     async def reclaim(
@@ -232,9 +237,7 @@ class GroupStore:
         )
         following = text(reply[0])
         out = [
-            Entry(text(eid), texts(fields), "claimed")
-            for eid, fields in reply[1] or []
-            if eid is not None
+            Entry(text(eid), fields, "claimed") for eid, fields in reply[1] or [] if eid is not None
         ]
         return out, following
 

@@ -56,7 +56,8 @@ keys = redis_fixtures.keys
 
 ROOT = Path(__file__).parents[2]
 FAST = EngineOptions(block=0.05, grace=0.5, idle_poll=0.05, trim_every=3600)
-Fail = DeliveryError | None
+HANG = "hang"  # a plan step: never answer (a notifier that does not keep its own timeout)
+Fail = DeliveryError | str | None
 
 
 # --- test notifiers -------------------------------------------------------------------------
@@ -91,7 +92,9 @@ class Recorder:
             steps = self.plan.get(event_id, [])
             if steps:
                 failure = steps.pop(0)
-                if failure is not None:
+                if failure == HANG:
+                    await asyncio.sleep(3600)
+                if isinstance(failure, DeliveryError):
                     raise failure
             self.sent.append(dict(event))
             return "recorded"
@@ -401,6 +404,23 @@ def test_retry_after_from_the_receiver_sets_a_longer_delay(
     run(scenario())
     first, second = (t for _, t in notifier.attempts)
     assert second - first >= 0.55
+
+
+def test_an_attempt_that_never_answers_is_cut_off_and_retried(
+    redis_url: str, keys: Keys, client: redis.Redis
+) -> None:
+    notifier = Recorder("hanging", plan={"adv-1:1": [HANG]})
+
+    async def scenario() -> float:
+        async with engine_running(redis_url, keys, [channel(notifier, timeout=0.2)]):
+            started = time.monotonic()
+            emit(client, keys, [1, 2])
+            await until(lambda: len(notifier.sent) == 2)
+            return time.monotonic() - started
+
+    took = run(scenario())
+    assert notifier.ids == ["adv-2:1", "adv-1:1"]
+    assert 1.2 <= took < 3.0  # the engine's deadline: the timeout plus a second
 
 
 def test_a_permanent_failure_is_dead_lettered_at_once(
