@@ -74,14 +74,28 @@ class PollScheduler:
         )
 
     async def _run(self, source: Source) -> None:
-        report = await self.poller.poll(source, hold_lease=True)
+        """Poll, then always re-arm: nothing after the poll may drop the source."""
+        delay = source.interval
+        try:
+            report = await self.poller.poll(source, hold_lease=True)
+            delay = await self._next_delay(source, report)
+            log.info("poll.done", **_fields(report), next_in=round(delay, 1))
+            if self.on_report is not None:
+                self.on_report(report)
+        except Exception as exc:  # a bug in reporting must not stop the schedule
+            with contextlib.suppress(Exception):
+                log.error("poll.crashed", source=source.id, error=repr(exc))
+        finally:
+            self._arm(source, self.clock() + timedelta(seconds=delay))
+
+    async def _next_delay(self, source: Source, report: PollReport) -> float:
         failures = 0
         try:
             state = await self.store.source_state(source.id)
             failures = int(state.get("consecutive_failures") or 0)
         except Exception as exc:  # Redis away: keep the loop, retry with back-off
             log.warning("source.state_unavailable", source=source.id, error=str(exc))
-            failures = max(1, failures)
+            failures = 1
         delay = next_delay(
             interval=source.interval,
             failures=failures,
@@ -93,10 +107,7 @@ class PollScheduler:
         due = self.clock() + timedelta(seconds=delay)
         with contextlib.suppress(Exception):  # state is informative; the job is re-armed anyway
             await self.store.update_source(source.id, {"next_due": due.isoformat()})
-        log.info("poll.done", **_fields(report), next_in=round(delay, 1))
-        if self.on_report is not None:
-            self.on_report(report)
-        self._arm(source, due)
+        return delay
 
 
 def _fields(report: PollReport) -> dict[str, object]:

@@ -115,3 +115,26 @@ def test_a_failing_source_backs_off_and_is_never_dropped(
     stream = redis_sync.Redis.from_url(redis_url).xrange(f"{prefix}events")
     types = [fields[b"type"] for _, fields in stream]
     assert types == [b"source.failing"]
+
+
+def test_a_crash_after_the_poll_never_drops_the_source_from_the_schedule(
+    http_server: Any, redis_url: str, prefix: str
+) -> None:
+    http_server.set("/feed.xml", MOSCOW.read_bytes())
+    config = config_for(redis_url, prefix, Source("moscow", http_server.url("/feed.xml"),
+                                                  interval=1.0))  # fmt: skip
+
+    def broken(report: PollReport) -> None:
+        raise RuntimeError("a reporting bug")
+
+    async def run() -> None:
+        async with open_runtime(config) as runtime:
+            scheduler = PollScheduler(runtime.poller, runtime.store, config.sources, jitter=0.0,
+                                      max_backoff=60, rand=lambda: 0.0,
+                                      on_report=broken)  # fmt: skip
+            scheduler.start()
+            await asyncio.sleep(3.6)
+            scheduler.shutdown()
+
+    asyncio.run(run())
+    assert http_server.requests("/feed.xml") >= 3
