@@ -130,15 +130,16 @@ def permanent(detail: str = "410 Gone") -> Fail:
 # --- Redis helpers --------------------------------------------------------------------------
 
 
-def fields(n: int, *, country: str = "RU", level: int = 3) -> dict[str, str]:
+def fields(n: int, *, country: str = "RU", level: int = 3, version: int = 1) -> dict[str, str]:
     advisory = {"id": f"adv-{n}", "countries": [country], "level": level, "title": f"No. {n}"}
+    changes = [{"field": "level", "old": level - 1, "new": level}] if version > 1 else []
     return events.advisory_event(
         advisory_id=f"adv-{n}",
         source="test",
-        version=1,
+        version=version,
         msg_type="alert",
         advisory_json=json.dumps(advisory),
-        changes=[],
+        changes=changes,
         emitted_at=datetime(2024, 3, 8, 12, 0, tzinfo=UTC),
     )
 
@@ -1034,6 +1035,35 @@ def test_two_delivery_processes_share_one_group_and_deliver_each_event_once(
         ids = receiver.delivered_ids()
     assert sorted(ids) == sorted(f"adv-{n}:1" for n in range(count))
     assert len(consumers) == 2  # a consumer is listed once it was handed an entry
+
+
+def test_an_smtp_server_receives_every_event_once_threaded_through_a_refusal(
+    redis_url: str, keys: Keys, client: redis.Redis
+) -> None:
+    email = pytest.importorskip("monitor.notifiers.email")
+    SmtpServer = pytest.importorskip("tests.integration.smtp_server").SmtpServer
+
+    with SmtpServer() as server:
+        config = NotifierConfig(name="mail", kind="email", smtp_url=server.url(),
+                                sender="alerts@example.org", to=("ops@example.org",),
+                                timeout=2.0, retries=(0.1, 0.1), concurrency=2)  # fmt: skip
+        notifier = email.EmailNotifier(config)
+        server.fail(421, times=1)  # "service not available": retried
+
+        async def scenario() -> None:
+            async with engine_running(redis_url, keys, [Channel(notifier, config)]):
+                emit(client, keys, [1, 2])
+                emit(client, keys, [1], version=2, level=4)
+                await until(lambda: len(server.messages()) == 3, timeout=10)
+                await until(lambda: idle(redis_url, keys, ["mail"]))
+
+        run(scenario())
+        messages = [m.message for m in server.messages()]
+    ids = Counter(str(m["Message-ID"]) for m in messages)
+    expected = {email.message_id(i) for i in ("adv-1:1", "adv-2:1", "adv-1:2")}
+    assert set(ids) == expected and set(ids.values()) == {1}
+    (update,) = [m for m in messages if m["Message-ID"] == email.message_id("adv-1:2")]
+    assert update["In-Reply-To"] == email.message_id("adv-1:1")
 
 
 def test_an_email_digest_is_sent_once_and_acknowledged_only_after(

@@ -63,23 +63,19 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Run:
 
 
 def deliver(
-    config: Path, receiver: WebhookReceiver, *notifiers: str
+    config: Path, receiver: WebhookReceiver, *notifiers: str, secret: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    """``monitor deliver --until-idle`` as a process; it must exit by itself."""
+    """``monitor deliver --until-idle`` as a process; it must exit by itself. (A process, not
+    ``main``: it configures logging for the whole process.)"""
     chosen = [arg for name in notifiers for arg in ("--notifier", name)]
+    command = ["deliver", "--until-idle", "--config", str(config), *chosen]
+    env = {k: v for k, v in os.environ.items() if k != "HOOK_SECRET"}
+    if secret:
+        env["HOOK_SECRET"] = receiver.secret
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "monitor",
-            "deliver",
-            "--until-idle",
-            "--config",
-            str(config),
-            *chosen,
-        ],
+        [sys.executable, "-m", "monitor", *command],
         cwd=ROOT,
-        env={**os.environ, "HOOK_SECRET": receiver.secret},
+        env=env,
         capture_output=True,
         text=True,
         timeout=60,
@@ -127,12 +123,9 @@ def test_deliver_refuses_an_unknown_notifier(config: Path, cli: Run) -> None:
     assert status == 2 and "no notifier 'hok'" in err and "did you mean 'hook'" in err
 
 
-def test_deliver_names_a_missing_secret(
-    config: Path, cli: Run, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("HOOK_SECRET")
-    status, _, err = cli("deliver", "--until-idle", "--config", config)
-    assert status == 2 and "$HOOK_SECRET is not set" in err
+def test_deliver_names_a_missing_secret(config: Path, receiver: WebhookReceiver) -> None:
+    done = deliver(config, receiver, secret=False)
+    assert done.returncode == 2 and "$HOOK_SECRET is not set" in done.stderr
 
 
 # --- dlq ------------------------------------------------------------------------------------
