@@ -32,7 +32,7 @@ from monitor.models import (
 from monitor.normalise.analysis import Reading, read
 from monitor.normalise.draft import Draft
 from monitor.normalise.places import gazetteer
-from monitor.normalise.text import summarise
+from monitor.normalise.text import summarise, summarise_flat
 
 _UNSTABLE_GUID = re.compile(r"(?:^https?://(?:www\.)?gov\.uk/)|#.*\d{4}")
 _IMMEDIATE_WINDOW = timedelta(days=7)
@@ -74,9 +74,15 @@ def fingerprint(advisory: Advisory) -> str:
     return _digest(material)
 
 
-def content_hash(draft: Draft) -> str:
-    text = "\n".join([draft.title, draft.body, draft.extra_content])
-    return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()
+def content_hash(draft: Draft, flat_body: str | None = None) -> str:
+    """sha256 of title, body and extra content with all whitespace runs as one space.
+    ``flat_body``: the body already flattened so (build_advisory needs it anyway)."""
+    if flat_body is None:
+        flat_body = " ".join(draft.body.split())
+    # The words of "title\nbody\nextra" are the words of each part in turn.
+    parts = (" ".join(draft.title.split()), flat_body, " ".join(draft.extra_content.split()))
+    text = " ".join([part for part in parts if part])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _urgency(effective: datetime | None, expires: datetime | None,
@@ -159,13 +165,17 @@ def build_advisory(draft: Draft) -> Advisory:
     else:
         urgency = draft.urgency or _urgency(effective, expires, draft.published)
     evidence = _evidence(draft, reading, issuers, level, categories, expires)
+    flat_body = " ".join(draft.body.split())
+    summary_source = draft.summary_text or draft.body or draft.title
     advisory = Advisory(
         id=f"{draft.source}:{advisory_key(draft)}",
         source=draft.source,
         kind=kind,
         msg_type=draft.msg_type,
         title=draft.title,
-        summary=summarise(draft.summary_text or draft.body or draft.title),
+        summary=summarise_flat(flat_body)
+        if summary_source is draft.body
+        else summarise(summary_source),
         url=draft.url,
         language=draft.language or "en",
         published=draft.published,
@@ -183,7 +193,7 @@ def build_advisory(draft: Draft) -> Advisory:
         effective=effective,
         expires=expires,
         evidence=evidence,
-        content_hash=content_hash(draft),
+        content_hash=content_hash(draft, flat_body),
     )
     return advisory.model_copy(update={"fingerprint": fingerprint(advisory)})
 

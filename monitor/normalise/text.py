@@ -263,7 +263,11 @@ def search_at_stems(
 
 def summarise(text: str, limit: int = 600) -> str:
     """At most ``limit`` characters of ``text`` on one line, cut at a sentence end."""
-    flat = " ".join(text.split())
+    return summarise_flat(" ".join(text.split()), limit)
+
+
+def summarise_flat(flat: str, limit: int = 600) -> str:
+    """``summarise`` of text already flattened (``" ".join(text.split())``)."""
     if len(flat) <= limit:
         return flat
     cut = flat[:limit]
