@@ -19,9 +19,8 @@ from datetime import UTC, datetime
 
 from monitor.config import Config, Source
 from monitor.fetch import Fetcher, FetchResult, Outcome, Validators
-from monitor.models import Advisory
 from monitor.store import EmitOutcome, Store
-from monitor.worker import ParseJob, ParseResult, advisory_items, parse_and_normalise
+from monitor.worker import Normalised, ParseJob, ParseResult, advisory_items, parse_and_normalise
 
 Clock = Callable[[], datetime]
 
@@ -82,14 +81,13 @@ def process_runner(pool: Executor | None) -> ParseRunner:
     return run
 
 
-def discovered_key(advisory: Advisory) -> str:
+def discovered_key(advisory: Normalised) -> str:
     """The issuer's key of a discovered item: its id without the source prefix."""
     return advisory.id.split(":", 1)[1] if ":" in advisory.id else advisory.id
 
 
-def change_token(advisory: Advisory) -> str:
-    updated = advisory.updated.isoformat() if advisory.updated else ""
-    return f"{updated}|{advisory.content_hash}"
+def change_token(advisory: Normalised) -> str:
+    return f"{advisory.updated or ''}|{advisory.content_hash}"
 
 
 class Poller:
@@ -168,7 +166,10 @@ class Poller:
         advisories, other = advisory_items(parsed)
         outcomes = await self.store.emit(advisories, now=self.clock())
         gone = set(known) - set(parsed.item_hashes)
-        await self.store.set_item_hashes(source.id, parsed.item_hashes, remove=gone)
+        # Only the hashes that moved: the rest are stored already (a changed 200-item feed
+        # rewrote 200 fields to change two).
+        moved = {k: v for k, v in parsed.item_hashes.items() if known.get(k) != v}
+        await self.store.set_item_hashes(source.id, moved, remove=gone)
         report = _count(source.id, "ok", outcomes, items=parsed.items, other=other,
                         unchanged=parsed.unchanged)  # fmt: skip
         events = await self._succeeded(source, fetched, state, new=report.new + report.changed)
@@ -204,7 +205,7 @@ class Poller:
         return replace(report, events=events)
 
     async def _detail(
-        self, source: Source, advisory: Advisory
+        self, source: Source, advisory: Normalised
     ) -> tuple[bool, Sequence[EmitOutcome], int, str | None]:
         assert source.discover is not None
         url = source.discover.detail_url_for(discovered_key(advisory), advisory.url or "")
