@@ -9,6 +9,7 @@ any day, on any machine.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -109,9 +110,15 @@ def _year_for(month: int, day: int, anchor: date) -> int:
     return best
 
 
+def _folded(token: str) -> str:
+    """Lower case after compatibility folding: the case-insensitive patterns also match
+    letters such as the long s ("ſunday") that plain lower() keeps."""
+    return unicodedata.normalize("NFKC", token).lower()
+
+
 def _month_number(token: str) -> int:
-    return _MONTH_ABBR[token.lower().rstrip(".")[:4] if token.lower().startswith("sept") else
-                       token.lower().rstrip(".")[:3]]  # fmt: skip
+    low = _folded(token).rstrip(".")
+    return _MONTH_ABBR[low[:4] if low.startswith("sept") else low[:3]]
 
 
 def _make_date(year: int | None, month: int, day: int, anchor: date) -> date | None:
@@ -122,7 +129,7 @@ def _make_date(year: int | None, month: int, day: int, anchor: date) -> date | N
 
 
 def _weekday_date(name: str, modifier: str | None, anchor: date, future: bool) -> date:
-    target = WEEKDAYS.index(name.lower())
+    target = WEEKDAYS.index(_folded(name))
     delta_back = (anchor.weekday() - target) % 7
     modifier = (modifier or "").lower()
     if modifier in {"next", "coming"} or (future and modifier != "last"):

@@ -81,3 +81,11 @@ def test_same_input_gives_same_dates_whatever_the_anchor_year() -> None:
     first = find_dates("issued on Sunday", date(2024, 8, 7))[0].day
     again = find_dates("issued on Sunday", date(2024, 8, 7))[0].day
     assert first == again == date(2024, 8, 4)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    ["Avoid the area on Monday and \u017funday.", "Until 9 \u017feptember or 10 September."],
+)
+def test_letters_that_fold_to_ascii_resolve_instead_of_raising(sentence: str) -> None:
+    assert find_dates(sentence, WEDNESDAY)
