@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from monitor.cli_ingest import add_config_option
-from monitor.config import Config, ConfigError, NotifierConfig, load_config
+from monitor.cli_ingest import add_config_option, load_or_report
+from monitor.config import Config, NotifierConfig
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -32,14 +32,6 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 ERROR_COLUMN = 60
-
-
-def _load(args: argparse.Namespace) -> Config | None:
-    try:
-        return load_config(args.config)
-    except ConfigError as exc:
-        print(f"monitor: {exc}", file=sys.stderr)
-        return None
 
 
 def _notifiers(config: Config, names: Sequence[str] | None) -> list[NotifierConfig] | None:
@@ -138,7 +130,7 @@ async def _deliver(config: Config, chosen: list[NotifierConfig], *, until_idle: 
 def _cmd_deliver(args: argparse.Namespace) -> int:
     from monitor.logging import configure
 
-    config = _load(args)
+    config = load_or_report(args)
     if config is None:
         return EXIT_USAGE
     chosen = _notifiers(config, args.notifier)
@@ -292,7 +284,7 @@ async def _dlq_purge(config: Config, *, notifier: str | None, yes: bool) -> int:
 
 
 def _cmd_dlq(args: argparse.Namespace) -> int:
-    config = _load(args)
+    config = load_or_report(args)
     if config is None:
         return EXIT_USAGE
     if args.dlq_command == "list":
@@ -395,7 +387,7 @@ async def _notify_test(config: Config, settings: NotifierConfig) -> int:
 
 
 def _cmd_notify_test(args: argparse.Namespace) -> int:
-    config = _load(args)
+    config = load_or_report(args)
     if config is None:
         return EXIT_USAGE
     chosen = _notifiers(config, [args.name])

@@ -30,7 +30,8 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _load(args: argparse.Namespace) -> Config | None:
+def load_or_report(args: argparse.Namespace) -> Config | None:
+    """The configuration named by ``--config``, or None after printing why it is wrong."""
     try:
         return load_config(args.config)
     except ConfigError as exc:
@@ -90,7 +91,7 @@ async def _poll_forever(config: Config, sources: list[Source]) -> int:
 def _cmd_poll(args: argparse.Namespace) -> int:
     from monitor.logging import configure
 
-    config = _load(args)
+    config = load_or_report(args)
     if config is None:
         return EXIT_USAGE
     sources = _selected(config, args.source)
@@ -147,7 +148,7 @@ async def _tail(config: Config, *, from_start: bool, count: int | None) -> int:
 
 
 def _cmd_tail(args: argparse.Namespace) -> int:
-    config = _load(args)
+    config = load_or_report(args)
     if config is None:
         return EXIT_USAGE
     if args.count is not None and args.count < 0:
@@ -221,7 +222,7 @@ def _table(rows: list[dict[str, Any]]) -> str:
 
 
 def _cmd_sources(args: argparse.Namespace) -> int:
-    config = _load(args)
+    config = load_or_report(args)
     if config is None:
         return EXIT_USAGE
     rows = asyncio.run(_source_rows(config))
