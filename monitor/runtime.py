@@ -6,6 +6,7 @@ URL the embedded server (``redis_server.ensure_embedded``) is started or joined.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import socket
@@ -64,6 +65,11 @@ async def open_runtime(config: Config, *, workers: int | None = None) -> AsyncIt
         context = multiprocessing.get_context("spawn")
         pool = ProcessPoolExecutor(count, mp_context=context, initializer=warm_up)
     poller = Poller(config, store, fetcher, process_runner(pool), owner=owner_id())
+    # Everything built so far lives as long as the process: moving it out of the garbage
+    # collector's generations keeps a full collection from stalling the loop for ~30 ms
+    # in the middle of a poll cycle (measured in docs/benchmarks.md).
+    gc.collect()
+    gc.freeze()
     try:
         yield Runtime(config, url, client, keys, store, fetcher, pool, poller)
     finally:
