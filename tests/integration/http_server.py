@@ -28,12 +28,10 @@ after which the same content, with the same validators, is served again.
 
 from __future__ import annotations
 
-import contextlib
 import gzip as gzip_module
 import hashlib
 import socket
 import struct
-import sys
 import threading
 import time
 import zlib
@@ -43,11 +41,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime, formatdate, parsedate_to_datetime
 from functools import lru_cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 from urllib.parse import urlsplit
+
+from tests.integration.loopback import LoopbackHTTPServer
 
 FEEDS_DIR = Path(__file__).parents[1] / "fixtures" / "feeds"
 
@@ -144,11 +144,7 @@ class FeedServer:
         if self._httpd is None:
             return
         self._stopping.set()
-        self._httpd.shutdown()
-        self._httpd.cut_connections()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._httpd.close_and_join(self._thread)
         self._httpd = None
 
     def __enter__(self) -> Self:
@@ -388,45 +384,12 @@ class FeedServer:
         return self._clock
 
 
-class _HTTPServer(ThreadingHTTPServer):
+class _HTTPServer(LoopbackHTTPServer):
     """ThreadingHTTPServer that knows its FeedServer and can cut its open connections."""
-
-    daemon_threads = True
-    block_on_close = True
 
     def __init__(self, address: tuple[str, int], handler: type[_Handler], feed: FeedServer) -> None:
         self.feed = feed
-        self._open: set[socket.socket] = set()
-        self._open_lock = threading.Lock()
         super().__init__(address, handler)
-
-    def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
-        conn, addr = self.socket.accept()
-        # Headers and body go out in separate writes; without this, Nagle holds the body
-        # back until the client's delayed ACK of the headers (~40 ms per response).
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self._open_lock:
-            self._open.add(conn)
-        return conn, addr
-
-    def shutdown_request(self, request: socket.socket) -> None:  # type: ignore[override]
-        with self._open_lock:
-            self._open.discard(request)
-        super().shutdown_request(request)
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        """A client hanging up mid-connection is normal here (aborted bodies, resets)."""
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)  # type: ignore[arg-type]
-
-    def cut_connections(self) -> None:
-        """Wake handler threads blocked on idle keep-alive reads so they can be joined."""
-        with self._open_lock:
-            conns = list(self._open)
-        for conn in conns:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -37,22 +37,21 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
 import os
-import socket
-import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from tests.integration.loopback import LoopbackHTTPServer
 
 PATH = "/hook"
 
@@ -164,11 +163,7 @@ class WebhookReceiver:
         if self._httpd is None:
             return
         self._stopping.set()
-        self._httpd.shutdown()
-        self._httpd.cut_connections()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._httpd.close_and_join(self._thread)
         self._httpd = None
 
     def __enter__(self) -> Self:
@@ -359,44 +354,14 @@ class WebhookReceiver:
             return False, None, f"{type(error).__name__}: {error}"
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(LoopbackHTTPServer):
     """ThreadingHTTPServer that knows its receiver and can cut its open connections."""
-
-    daemon_threads = True
-    block_on_close = True
 
     def __init__(
         self, address: tuple[str, int], handler: type[_Handler], receiver: WebhookReceiver
     ) -> None:
         self.receiver = receiver
-        self._open: set[socket.socket] = set()
-        self._open_lock = threading.Lock()
         super().__init__(address, handler)
-
-    def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
-        conn, addr = self.socket.accept()
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self._open_lock:
-            self._open.add(conn)
-        return conn, addr
-
-    def shutdown_request(self, request: socket.socket) -> None:  # type: ignore[override]
-        with self._open_lock:
-            self._open.discard(request)
-        super().shutdown_request(request)
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        """A client hanging up (a timed-out request) is normal here."""
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)  # type: ignore[arg-type]
-
-    def cut_connections(self) -> None:
-        with self._open_lock:
-            conns = list(self._open)
-        for conn in conns:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
 
 
 class _Handler(BaseHTTPRequestHandler):
