@@ -51,6 +51,8 @@ PACKAGED_NAME = "default_config.toml"
 ENV_CONFIG = "MONITOR_CONFIG"
 ENV_REDIS_URL = "MONITOR_REDIS_URL"
 ENV_REDIS_PREFIX = "MONITOR_REDIS_PREFIX"
+ENV_HEALTH_HOST = "MONITOR_HEALTH_HOST"
+ENV_HEALTH_PORT = "MONITOR_HEALTH_PORT"
 
 PLACEHOLDERS: tuple[str, ...] = ("key", "key_lower", "path", "url")
 """What a discovery ``detail_url`` may use; see ``Discovery``."""
@@ -137,6 +139,20 @@ class PollSettings:
     max_backoff: float = 3600.0  # cap of the exponential back-off, seconds
     failing_after: int = 3  # consecutive failures before source.failing
     silent_factor: float = 4.0  # intervals without anything new before source.silent
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSettings:
+    """The long-running daemon (``monitor run``): shutdown, expiry sweep, health endpoint.
+
+    ``health_port = 0`` picks a free port (logged at start); ``-1`` turns the endpoint off.
+    The endpoint listens on loopback unless told otherwise (``"0.0.0.0"`` in a container).
+    """
+
+    grace: float = 5.0  # after SIGTERM: in-flight work gets this long, then is handed back
+    expiry_every: float = 5.0  # how often advisories past their ``expires`` are looked for
+    health_host: str = "127.0.0.1"
+    health_port: int = 9180
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +247,7 @@ class Config:
     redis: RedisSettings = field(default_factory=RedisSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     poll: PollSettings = field(default_factory=PollSettings)
+    service: ServiceSettings = field(default_factory=ServiceSettings)
     sources: tuple[Source, ...] = ()
     notifiers: tuple[NotifierConfig, ...] = ()
 
@@ -333,7 +350,11 @@ def load_config(
     problems = _Problems()
     document = _parse(label, data)
     config = _read_config(document, label, problems)
-    config = replace(config, redis=_redis_from_env(config.redis, environ, problems))
+    config = replace(
+        config,
+        redis=_redis_from_env(config.redis, environ, problems),
+        service=_service_from_env(config.service, environ, problems),
+    )
     if problems:
         raise ConfigError(label, problems.found)
     return config
@@ -720,6 +741,11 @@ def _check_http(http: HttpSettings, key: str, problems: _Problems) -> None:
         )
 
 
+def _check_service(service: ServiceSettings, key: str, problems: _Problems) -> None:
+    if service.health_port > 65535:
+        problems.add(_join(key, "health_port"), f"{service.health_port} is not a TCP port")
+
+
 _REDIS: Spec = {
     "url": _redis_url(from_file=True),
     "prefix": _prefix,
@@ -742,6 +768,12 @@ _POLL: Spec = {
     "max_backoff": _duration(1.0),
     "failing_after": _integer(1),
     "silent_factor": _number(1.0),
+}
+_SERVICE: Spec = {
+    "grace": _duration(0.0),
+    "expiry_every": _duration(0.1),
+    "health_host": _non_empty,
+    "health_port": _integer(-1),
 }
 # Atom and RDF feeds are read by the rss adapter (feedparser reads all three).
 _FORMAT = _choice(FORMATS, {"atom": "rss", "rdf": "rss", "feed": "rss"})
@@ -1046,6 +1078,7 @@ _ROOT: Spec = {
     "redis": _section(RedisSettings, _REDIS),
     "http": _section(HttpSettings, _HTTP, _check_http),
     "poll": _section(PollSettings, _POLL),
+    "service": _section(ServiceSettings, _SERVICE, _check_service),
     "sources": _Table(_read_sources),
     "notifiers": _Table(_read_notifiers),
 }
@@ -1078,12 +1111,32 @@ def _redis_from_env(
     return replace(redis, **overrides)
 
 
+def _service_from_env(
+    service: ServiceSettings, env: Mapping[str, str], problems: _Problems
+) -> ServiceSettings:
+    """Apply ``MONITOR_HEALTH_HOST``/``MONITOR_HEALTH_PORT`` (a container listens on all
+    interfaces; several daemons on one machine need a port each)."""
+    overrides: dict[str, Any] = {}
+    if env.get(ENV_HEALTH_HOST):
+        overrides["health_host"] = env[ENV_HEALTH_HOST].strip()
+    if env.get(ENV_HEALTH_PORT):
+        text = env[ENV_HEALTH_PORT].strip()
+        if re.fullmatch(r"-?\d+", text) and -1 <= int(text) <= 65535:
+            overrides["health_port"] = int(text)
+        else:
+            expected = f"expected a TCP port (0: any, -1: off), got {text!r}"
+            problems.add(f"${ENV_HEALTH_PORT}", expected)
+    return replace(service, **overrides)
+
+
 __all__ = [
     "ADVISORY_KINDS",
     "CATEGORIES",
     "CONSOLE_NOTIFIER",
     "COUNTRY_CODES",
     "ENV_CONFIG",
+    "ENV_HEALTH_HOST",
+    "ENV_HEALTH_PORT",
     "ENV_REDIS_PREFIX",
     "ENV_REDIS_URL",
     "FORMATS",
@@ -1100,6 +1153,7 @@ __all__ = [
     "NotifierConfig",
     "PollSettings",
     "RedisSettings",
+    "ServiceSettings",
     "Source",
     "UnknownNotifier",
     "UnknownSource",

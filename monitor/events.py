@@ -58,12 +58,16 @@ def utc_iso(moment: datetime) -> str:
 def advisory_event_type(msg_type: str, version: int) -> str:
     """The type of the event that announces ``version``.
 
-    A cancel is always ``advisory.cancelled``, even as the first version: a CAP Cancel has an
+    ``msg_type`` is the CAP message type (``alert``, ``update``, ``cancel``), or ``expire``
+    for the version the expiry sweep records. A cancel is always ``advisory.cancelled``, even
+    as the first version: a CAP Cancel has an
     identifier of its own (``sender/identifier``), so it usually *is* the first version of its
     id, and announcing it as "new" would read as a fresh alert.
     """
     if msg_type == "cancel":
         return ADVISORY_CANCELLED
+    if msg_type == "expire":  # the version that records that ``expires`` passed
+        return ADVISORY_EXPIRED
     return ADVISORY_NEW if version == 1 else ADVISORY_CHANGED
 
 

@@ -222,6 +222,41 @@ def test_bad_environment_value_is_named_and_its_password_hidden(tmp_path: Path) 
     )
 
 
+def test_service_section_reads_durations_and_the_health_listener(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[service]\ngrace = "2s"\nexpiry_every = "500ms"\n'
+        'health_host = "0.0.0.0"\nhealth_port = 0\n',
+    )
+    service = load_config(path, env={}).service
+    assert (service.grace, service.expiry_every) == (2.0, 0.5)
+    assert (service.health_host, service.health_port) == ("0.0.0.0", 0)
+
+
+def test_health_listener_environment_overrides_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "[service]\nhealth_port = 9000\n")
+    env = {"MONITOR_HEALTH_HOST": "0.0.0.0", "MONITOR_HEALTH_PORT": "-1"}
+    service = load_config(path, env=env).service
+    assert (service.health_host, service.health_port) == ("0.0.0.0", -1)
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "key"),
+    [
+        ("[service]\nhealth_port = 70000\n", {}, "service.health_port"),
+        ("[service]\nhealth_port = -2\n", {}, "service.health_port"),
+        ('[service]\ngrace = "soon"\n', {}, "service.grace"),
+        ("[service]\nport = 1\n", {}, "service.port"),
+        ("", {"MONITOR_HEALTH_PORT": "http"}, "$MONITOR_HEALTH_PORT"),
+    ],
+)
+def test_bad_service_settings_name_the_key(
+    tmp_path: Path, text: str, env: dict[str, str], key: str
+) -> None:
+    error = problems_of(write(tmp_path, text), env)
+    assert [p.key for p in error.problems] == [key]
+
+
 # --- defaults ---------------------------------------------------------------------------------
 
 
