@@ -149,6 +149,7 @@ class Report:
     lost: int = 0
     duration: float = 0.0
     dead_ids: list[str] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)  # seconds from XADD to delivered
 
 
 class DeliveryEngine:
@@ -165,11 +166,13 @@ class DeliveryEngine:
         consumer: str | None = None,
         clock: Callable[[], float] = time.time,
         draw: Callable[[], float] = random.random,
+        on_report: Callable[[Report], None] | None = None,
     ) -> None:
         """``configured``: every notifier name in the configuration (default: the channels'),
         so trimming can tell a forgotten group from a configured one; ``clock``: wall-clock
         seconds (due times are stored in Redis, shared between processes); ``draw``: the
-        jitter's random numbers."""
+        jitter's random numbers; ``on_report``: called with each batch's report after its
+        log line (metrics)."""
         names = [c.name for c in channels]
         if len(set(names)) != len(names):
             raise ValueError(f"two channels with one name: {names}")
@@ -181,6 +184,7 @@ class DeliveryEngine:
         self.consumer = consumer or consumer_name()
         self.clock = clock
         self.draw = draw
+        self.on_report = on_report
         self.stop = asyncio.Event()
         self._workers = [_Worker(self, c) for c in self.channels]
         self._warned: set[str] = set()
@@ -530,6 +534,7 @@ class _Worker:
         if isinstance(result, _Sent):
             self._done(entry, outcome)
             report.delivered += 1
+            report.latencies.append(self.engine.clock() - _stream_seconds(entry.stream_id))
         else:
             self._failed(entry, result.error, outcome, report)
 
@@ -638,6 +643,11 @@ class _Worker:
             lost=report.lost,
             duration=round(report.duration, 4),
         )
+        if self.engine.on_report is not None:
+            try:
+                self.engine.on_report(report)
+            except Exception:  # metrics must never stop delivery
+                log.exception("delivery.report_failed", notifier=self.name)
 
     # --- digests ------------------------------------------------------------------------------
 
@@ -683,6 +693,8 @@ class _Worker:
             for entry in held:
                 self._done(entry, outcome)
             report.delivered = len(held)
+            sent_at = self.engine.clock()
+            report.latencies.extend(sent_at - _stream_seconds(e.stream_id) for e in held)
         self.held.clear()
         self.digest_failures = 0
         await self.store.settle(outcome)
@@ -704,6 +716,12 @@ class _Worker:
 
 def _ms(seconds: float) -> int:
     return int(seconds * 1000)
+
+
+def _stream_seconds(stream_id: str) -> float:
+    """When Redis appended the entry (the id's millisecond part), in unix seconds."""
+    head, _, _ = stream_id.partition("-")
+    return int(head) / 1000 if head.isdigit() else 0.0
 
 
 __all__ = [
