@@ -9,6 +9,7 @@ interval between them; when the holder dies its lease expires and another takes 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import random
 from collections.abc import Callable
@@ -48,6 +49,8 @@ class PollScheduler:
         self.rand = rand
         self.on_report = on_report
         self.scheduler = AsyncIOScheduler(timezone="UTC")
+        self.running: set[asyncio.Task[object]] = set()  # polls in flight
+        self.stopped = False
 
     def start(self) -> None:
         now = self.clock()
@@ -59,8 +62,37 @@ class PollScheduler:
         self.scheduler.start()
 
     def shutdown(self) -> None:
+        """Stop now: no new poll, and apscheduler cancels the polls in flight."""
+        self.stopped = True
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+
+    def pause(self) -> None:
+        """Start no new poll; polls in flight go on."""
+        self.stopped = True
+        if self.scheduler.running:
+            self.scheduler.pause()
+
+    async def drain(self, grace: float) -> int:
+        """Stop gracefully: no new poll, up to ``grace`` seconds for the polls in flight, then
+        cancel the rest and shut down. Returns how many polls were cancelled.
+
+        Cancelling a poll is safe: each advisory's compare-and-emit is one atomic script, and
+        what the cancelled poll did not record (item hashes, validators) only makes the next
+        poll look again and find the same fingerprints.
+        """
+        self.pause()
+        running = {t for t in self.running if not t.done()}
+        late: set[asyncio.Task[object]] = set()
+        if running:
+            _, late = await asyncio.wait(running, timeout=max(grace, 0.0))
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+        if late:
+            log.warning("poll.cancelled_at_stop", sources=len(late))
+        self.shutdown()
+        return len(late)
 
     def _arm(self, source: Source, when: object) -> None:
         self.scheduler.add_job(
@@ -75,6 +107,11 @@ class PollScheduler:
 
     async def _run(self, source: Source) -> None:
         """Poll, then always re-arm: nothing after the poll may drop the source."""
+        if self.stopped:
+            return
+        task = asyncio.current_task()
+        if task is not None:
+            self.running.add(task)
         delay = source.interval
         try:
             report = await self.poller.poll(source, hold_lease=True)
@@ -85,8 +122,15 @@ class PollScheduler:
         except Exception as exc:  # a bug in reporting must not stop the schedule
             with contextlib.suppress(Exception):
                 log.error("poll.crashed", source=source.id, error=repr(exc))
+        except asyncio.CancelledError:
+            # Stopping (drain or shutdown): the job ends here rather than as an error in
+            # apscheduler's log; nothing of the poll needs undoing (see drain).
+            log.info("poll.cancelled", source=source.id)
         finally:
-            self._arm(source, self.clock() + timedelta(seconds=delay))
+            if task is not None:
+                self.running.discard(task)
+            if not self.stopped:
+                self._arm(source, self.clock() + timedelta(seconds=delay))
 
     async def _next_delay(self, source: Source, report: PollReport) -> float:
         failures = 0

@@ -138,3 +138,42 @@ def test_a_crash_after_the_poll_never_drops_the_source_from_the_schedule(
 
     asyncio.run(run())
     assert http_server.requests("/feed.xml") >= 2  # re-armed after the first poll
+
+
+def test_stop_lets_a_poll_in_flight_finish_within_the_grace_then_cancels_it(
+    http_server: Any, redis_url: str, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A server that trickles its body holds the poll open far longer than the grace.
+    http_server.trickle("/slow.xml", every=0.5)
+    config = config_for(redis_url, prefix, Source("slow", http_server.url("/slow.xml"),
+                                                  interval=1.0))  # fmt: skip
+
+    async def run() -> tuple[int, int, int]:
+        async with open_runtime(config) as runtime:
+            scheduler = PollScheduler(runtime.poller, runtime.store, config.sources, jitter=0.0,
+                                      max_backoff=60, rand=lambda: 0.0)  # fmt: skip
+            scheduler.start()
+            while not scheduler.running:
+                await asyncio.sleep(0.02)
+            in_flight = len(scheduler.running)
+            cancelled = await scheduler.drain(0.3)
+            await asyncio.sleep(1.5)  # a re-armed job would have polled again by now
+            return in_flight, cancelled, len(scheduler.running)
+
+    in_flight, cancelled, left = asyncio.run(run())
+    assert (in_flight, cancelled, left) == (1, 1, 0)
+    assert http_server.requests("/slow.xml") == 1  # stopped means no new poll
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
+
+
+def test_drain_returns_at_once_when_no_poll_runs(redis_url: str, prefix: str) -> None:
+    config = config_for(redis_url, prefix)
+
+    async def run() -> int:
+        async with open_runtime(config) as runtime:
+            scheduler = PollScheduler(runtime.poller, runtime.store, (), jitter=0.0,
+                                      max_backoff=60)  # fmt: skip
+            scheduler.start()
+            return await scheduler.drain(30.0)
+
+    assert asyncio.run(run()) == 0
