@@ -553,11 +553,11 @@ def _http_url(value: object) -> str:
     if problem is None and "@" in urlsplit(text).netloc:
         problem = "holds credentials (secrets do not belong in the configuration file)"
     if problem:
-        raise ValueError(f"{_redact(text)!r} {problem}")
+        raise ValueError(f"{redact_url(text)!r} {problem}")
     return text
 
 
-def _redact(url: str) -> str:
+def redact_url(url: str) -> str:
     """The URL with its user and password hidden, so an error message never prints a secret."""
     parts = urlsplit(url)
     if "@" not in parts.netloc:
@@ -581,7 +581,7 @@ def _redis_url(*, from_file: bool) -> Convert:
         if problem is None and from_file and parts.password is not None:
             problem = f"holds a password (set {ENV_REDIS_URL} in the environment instead)"
         if problem:
-            raise ValueError(f"{_redact(text)!r} {problem}")
+            raise ValueError(f"{redact_url(text)!r} {problem}")
         return text
 
     return convert
@@ -918,7 +918,7 @@ def _webhook_url(text: str) -> str:
     if problem is None and "@" in urlsplit(text).netloc:
         problem = "holds credentials (secrets do not belong in the configuration file)"
     if problem:
-        raise ValueError(f"{_redact(text)!r} {problem}")
+        raise ValueError(f"{redact_url(text)!r} {problem}")
     return text
 
 
@@ -949,7 +949,7 @@ def _smtp_url(value: object) -> str:
     if problem is None and (parts.query or parts.fragment):
         problem = "has a query or fragment (expected none)"
     if problem:
-        raise ValueError(f"{_redact(text)!r} {problem}")
+        raise ValueError(f"{redact_url(text)!r} {problem}")
     return text
 
 
@@ -1160,4 +1160,5 @@ __all__ = [
     "load_config",
     "packaged_config",
     "parse_duration",
+    "redact_url",
 ]
