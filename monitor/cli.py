@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO, TypeAlias
 
-from monitor import cli_delivery, cli_ingest
+from monitor import cli_check, cli_delivery, cli_ingest
 from monitor.models import json_schema
 from monitor.normalise.inputs import FORMAT_NAMES, MAX_INPUT_BYTES, InputError, check_size
 
@@ -177,6 +177,7 @@ COMMANDS: tuple[Callable[[SubParsers], None], ...] = (
     cli_ingest.add_tail,
     cli_ingest.add_sources,
     cli_delivery.add_delivery,
+    cli_check.add_check,
 )
 
 
