@@ -24,10 +24,15 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
 )
 
 from monitor import events
+
+# The ``*_created`` series (a timestamp per counter) double the output and no dashboard of
+# this service reads them; off for every registry in the process.
+disable_created_metrics()
 
 if TYPE_CHECKING:  # the types only: importing metrics must not load Redis or HTTP clients
     from monitor.delivery import Report
