@@ -17,7 +17,8 @@ the advisory matches as it is now *or* as it was before this change, read back f
 changes (``{"field": "level", "old": 4, "new": 2}``, ``{"field": "countries", "removed": [...]}``).
 So a subscriber to level 3 and above hears that an advisory it was told about dropped to 2, and a
 subscriber to ``RU`` hears that ``RU`` was taken off an advisory, instead of being left with the
-last alert it received.
+last alert it received. An ``advisory.expired`` event carries the advisory as it stood and no
+changes, so it reaches exactly the subscribers its advisory matches.
 """
 
 from __future__ import annotations

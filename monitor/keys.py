@@ -10,8 +10,9 @@ Identifiers go into keys as they are. Advisory ids contain ``:``, ``/`` and whol
 parts (the id is also stored inside the value). Escaping would only make keys harder to find
 with ``redis-cli``.
 
-Redis Cluster: the emit script touches an advisory hash *and* the events stream in one call,
-and the source-health scripts touch a source hash, the events stream and the set of sources.
+Redis Cluster: the emit and expire scripts touch an advisory hash, the expiry index *and* the
+events stream in one call, and the source-health scripts touch a source hash, the events stream
+and the set of sources.
 A script's keys must live in one hash slot. A prefix with a hash tag, such as
 ``"{monitor}:"``, puts every key of the deployment in one slot (:attr:`Keys.single_slot`
 tells whether it does); with a plain prefix on a single server nothing changes. The scripts
@@ -65,8 +66,17 @@ class Keys:
         return f"{self.prefix}sources"
 
     def advisory(self, advisory_id: str) -> str:
-        """Hash: version, fingerprint, content_hash, snapshot (JSON), first_seen, last_seen."""
+        """Hash: version, fingerprint, content_hash, snapshot (JSON), first_seen, last_seen;
+        once its expiry was announced, expired_at (ISO) and expired_for (that expires, unix ms)."""
         return f"{self.prefix}advisory:{advisory_id}"
+
+    @property
+    def expiries(self) -> str:
+        """Sorted set: advisory id -> its ``expires`` (unix ms), for each advisory whose expiry
+        is still to be announced (``advisory.expired``). Kept by the emit script with the
+        advisory it describes; the expiry sweep reads what is due and the expire script
+        removes what it announced."""
+        return f"{self.prefix}expiries"
 
     def source(self, source_id: str) -> str:
         """Hash: validators, last outcome and error, failure count, due times, health flags."""

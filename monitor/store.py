@@ -18,6 +18,11 @@ same version again or skipping one. The same property makes a resent batch harml
 retries a pipeline after a dropped connection): a script that already ran answers
 ``unchanged`` the second time.
 
+Expiry rides on the same scripts. The emit script keeps the expiry index (:attr:`Keys.expiries`)
+in step with each version it stores, and :meth:`Store.expire` announces a due expiry with
+the expire script, which checks the index and the version and appends ``advisory.expired`` in
+one step: several processes sweeping at once announce each expiry once.
+
 Scripts are loaded by ``SCRIPT LOAD`` once per store (in the same pipeline as their first
 use); a ``NOSCRIPT`` reply (a restarted or flushed server) loads them again and resends only
 the calls that did not run. redis-py's ``register_script`` is not used: in a pipeline it asks
@@ -32,7 +37,8 @@ import inspect
 import json
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from importlib.resources import files
 from typing import Any, Final
 
@@ -46,6 +52,7 @@ from monitor.models import Advisory
 
 DEFAULT_STREAM_MAXLEN: Final = 100_000
 EMIT_ATTEMPTS: Final = 8  # per advisory: one if new or same, two if changed, more only in races
+EXPIRE_ATTEMPTS: Final = 4  # per due advisory: one, more only when a poller writes it meanwhile
 REDIS_IN_FLIGHT: Final = 8
 """Commands (or pipelines) one store has in flight at once, blocking reads aside.
 
@@ -95,7 +102,8 @@ class Prepared:
 
     The poller's worker processes hand these back instead of pydantic models, so the event
     loop neither unpickles nor serialises advisories. ``snapshot`` is ``Advisory.to_json()``
-    and :meth:`to_dict` equals ``Advisory.to_dict()``.
+    and :meth:`to_dict` equals ``Advisory.to_dict()``. ``expires_ms`` is ``Advisory.expires``
+    in unix milliseconds, the score of the advisory in the expiry index.
     """
 
     id: str
@@ -104,6 +112,7 @@ class Prepared:
     fingerprint: str
     content_hash: str
     snapshot: str
+    expires_ms: int | None
 
     @classmethod
     def of(cls, advisory: Advisory) -> Prepared:
@@ -114,11 +123,29 @@ class Prepared:
             advisory.fingerprint,
             advisory.content_hash,
             advisory.to_json(),
+            None if advisory.expires is None else unix_ms(advisory.expires),
         )
 
     def to_dict(self) -> dict[str, Any]:
         value: dict[str, Any] = json.loads(self.snapshot)
         return value
+
+
+@dataclass(frozen=True, slots=True)
+class ExpireOutcome:
+    """What :meth:`Store.expire` did with one due advisory.
+
+    ``status``: ``expired`` (version ``version`` records the expiry; its event was appended),
+    ``not_due`` (nothing to do: announced by another process, or moved ahead by a newer
+    version), ``gone`` (the advisory's hash is gone; its index entry was dropped) or
+    ``conflict`` (its version kept changing under pollers; the entry stays for the next sweep).
+    """
+
+    advisory_id: str
+    status: str
+    version: int = 0
+    event_id: str | None = None
+    stream_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +172,7 @@ class _Script:
 
 
 EMIT = _Script.load("emit")
+EXPIRE = _Script.load("expire")
 SOURCE_FAILURE = _Script.load("source_failure")
 SOURCE_SUCCESS = _Script.load("source_success")
 SOURCE_SILENT = _Script.load("source_silent")
@@ -289,8 +317,12 @@ class Store:
             self.stream_maxlen,
             item.snapshot,
             _json(flat[:-1]),  # the script appends the snapshot as the last name's value
+            advisory.id,
+            expiry_score(advisory),
+            unix_ms(now),
         ]
-        return EMIT, (self.keys.advisory(advisory.id), self.keys.events), args
+        keys = (self.keys.advisory(advisory.id), self.keys.events, self.keys.expiries)
+        return EMIT, keys, args
 
     @staticmethod
     def _settle(item: _Pending, reply: Any) -> EmitOutcome | None:
@@ -310,6 +342,82 @@ class Store:
             events.advisory_event_id(advisory_id, version),
             _text(reply[2]),
         )
+
+    # --- expiry -------------------------------------------------------------------------------
+
+    async def due_expiries(self, now: datetime, *, limit: int) -> list[str]:
+        """The ids of at most ``limit`` advisories whose expires is at or before ``now``,
+        earliest first."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
+        async with self._slot():
+            members: list[bytes | str] = await _resolved(
+                self.redis.zrangebyscore(self.keys.expiries, "-inf", unix_ms(now), 0, limit)
+            )
+        return [_text(m) for m in members]
+
+    async def expire(self, advisory_ids: Sequence[str], *, now: datetime) -> list[ExpireOutcome]:
+        """Announce the expiry of each due advisory once, whoever else sweeps; outcomes in
+        input order (an id listed twice is announced once and reported twice).
+
+        Each round reads the version and snapshot of the advisories still pending in one
+        pipeline and runs the expire script for each in another; an advisory a poller wrote
+        in between answers ``conflict`` and goes round again, at most
+        :data:`EXPIRE_ATTEMPTS` times.
+        """
+        outcomes: dict[str, ExpireOutcome] = {}
+        pending = list(dict.fromkeys(advisory_ids))
+        for _ in range(EXPIRE_ATTEMPTS):
+            if not pending:
+                break
+            states = await self._versions(pending)
+            calls = [
+                self._expire_call(advisory_id, version, snapshot, now)
+                for advisory_id, (version, snapshot) in zip(pending, states, strict=True)
+            ]
+            replies = await self._run(calls)
+            for advisory_id, reply in zip(pending, replies, strict=True):
+                outcomes[advisory_id] = _expired(advisory_id, reply)
+            pending = [i for i in pending if outcomes[i].status == "conflict"]
+        return [outcomes[advisory_id] for advisory_id in advisory_ids]
+
+    async def _versions(self, advisory_ids: Sequence[str]) -> list[tuple[int, str | None]]:
+        """The stored version (0 when absent) and snapshot of each advisory, one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        for advisory_id in advisory_ids:
+            pipe.hmget(self.keys.advisory(advisory_id), ["version", "snapshot"])
+        async with self._slot():
+            replies = await pipe.execute()
+        return [
+            (int(version or 0), None if snapshot is None else _text(snapshot))
+            for version, snapshot in replies
+        ]
+
+    def _expire_call(
+        self, advisory_id: str, version: int, snapshot: str | None, now: datetime
+    ) -> _Call:
+        """The expire script call announcing ``version + 1``. Without a snapshot (the hash is
+        gone) the script drops the index entry before it would read the fields."""
+        fields = events.advisory_event(
+            advisory_id=advisory_id,
+            source=_source_of(snapshot),
+            version=version + 1,
+            msg_type="expire",
+            advisory_json="",  # the script appends the stored snapshot
+            changes=[],
+            emitted_at=now,
+        )
+        flat = [x for pair in fields.items() for x in pair]
+        args: list[FieldValue] = [
+            advisory_id,
+            version,
+            unix_ms(now),
+            events.utc_iso(now),
+            self.stream_maxlen,
+            _json(flat[:-1]),
+        ]
+        keys = (self.keys.advisory(advisory_id), self.keys.expiries, self.keys.events)
+        return EXPIRE, keys, args
 
     async def advisory_state(self, advisory_id: str) -> dict[str, str]:
         """The stored hash of one advisory (version, fingerprint, snapshot, ...)."""
@@ -591,6 +699,52 @@ class _Admission:
         self._connections.release()
         if self._commands is not None:
             self._commands.release()
+
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MS: Final = timedelta(milliseconds=1)
+
+
+@lru_cache(maxsize=16)
+def unix_ms(moment: datetime) -> int:
+    """``moment`` in milliseconds since the Unix epoch, exactly (a naive time reads as UTC).
+    Cached like :func:`events.utc_iso`: one emit call stamps its whole batch with one ``now``."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // _MS
+
+
+def expiry_score(advisory: Advisory | Prepared) -> str:
+    """What the emit script indexes for this version: its expires in unix ms, or ``""`` when
+    there is nothing left to expire (no expires, or a cancel: it already ended the advisory)."""
+    if isinstance(advisory, Prepared):
+        msg_type, expires_ms = advisory.msg_type, advisory.expires_ms
+    else:
+        msg_type = advisory.msg_type.value
+        expires_ms = None if advisory.expires is None else unix_ms(advisory.expires)
+    if expires_ms is None or msg_type == "cancel":
+        return ""
+    return str(expires_ms)
+
+
+def _source_of(snapshot: str | None) -> str:
+    """The ``source`` of a stored snapshot; ``""`` if it has none or does not parse."""
+    if snapshot is None:
+        return ""
+    try:
+        value = json.loads(snapshot)
+    except ValueError:
+        return ""
+    source = value.get("source") if isinstance(value, dict) else None
+    return source if isinstance(source, str) else ""
+
+
+def _expired(advisory_id: str, reply: Any) -> ExpireOutcome:
+    status, version = _text(reply[0]), int(reply[1])
+    if status != "expired":
+        return ExpireOutcome(advisory_id, status, version)
+    event_id = events.advisory_event_id(advisory_id, version)
+    return ExpireOutcome(advisory_id, status, version, event_id, _text(reply[2]))
 
 
 def _json(value: Any) -> str:
