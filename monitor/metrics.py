@@ -32,7 +32,7 @@ from monitor import events
 
 # The ``*_created`` series (a timestamp per counter) double the output and no dashboard of
 # this service reads them; off for every registry in the process.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 if TYPE_CHECKING:  # the types only: importing metrics must not load Redis or HTTP clients
     from monitor.delivery import Report
