@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO, TypeAlias
 
-from monitor import cli_check, cli_delivery, cli_ingest
+from monitor import cli_check, cli_delivery, cli_ingest, cli_service
 from monitor.models import json_schema
 from monitor.normalise.inputs import FORMAT_NAMES, MAX_INPUT_BYTES, InputError, check_size
 
@@ -173,6 +173,8 @@ def _add_schema(subparsers: SubParsers) -> None:
 COMMANDS: tuple[Callable[[SubParsers], None], ...] = (
     _add_normalise,
     _add_schema,
+    cli_service.add_run,
+    cli_service.add_check_config,
     cli_ingest.add_poll,
     cli_ingest.add_tail,
     cli_ingest.add_sources,
