@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO, TypeAlias
 
-from monitor import cli_check, cli_delivery, cli_ingest, cli_service
+from monitor import cli_check, cli_delivery, cli_demo, cli_ingest, cli_service
 from monitor.models import json_schema
 from monitor.normalise.inputs import FORMAT_NAMES, MAX_INPUT_BYTES, InputError, check_size
 
@@ -180,6 +180,7 @@ COMMANDS: tuple[Callable[[SubParsers], None], ...] = (
     cli_ingest.add_sources,
     cli_delivery.add_delivery,
     cli_check.add_check,
+    cli_demo.add_demo,
 )
 
 
