@@ -44,6 +44,7 @@ from monitor.logging import get_logger
 from monitor.metrics import Metrics
 from monitor.notifiers.base import Notifier, NotifierSetupError
 from monitor.notifiers.registry import build_notifiers
+from monitor.redis_server import EmbeddedRedisError
 from monitor.runtime import open_runtime, redis_url
 from monitor.scheduler import PollScheduler
 
@@ -95,7 +96,7 @@ async def run(
     async with AsyncExitStack() as stack:
         if handle_signals:
             stack.enter_context(_signals(stop))
-        client, keys, scheduler = await _ingestion(stack, config, role, metrics)
+        url, client, keys, scheduler = await _ingestion(stack, config, role, metrics)
         notifiers = await _notifiers(stack, config, role, client)
         port = _health_endpoint(stack, config, health, metrics)
         tasks: list[asyncio.Task[None]] = []
@@ -119,7 +120,7 @@ async def run(
             role=role,
             sources=tuple(s.id for s in scheduler.sources) if scheduler else (),
             notifiers=tuple(n.name for n in notifiers),
-            redis=redact_url(redis_url(config)),
+            redis=redact_url(url),
             health_port=port,
         )
         log.info(
@@ -158,12 +159,15 @@ async def _reachable(url: str) -> None:
 
 async def _ingestion(
     stack: AsyncExitStack, config: Config, role: str, metrics: Metrics
-) -> tuple[aioredis.Redis, Keys, PollScheduler | None]:
-    """The Redis client and, for a polling role, the runtime and its scheduler.
+) -> tuple[str, aioredis.Redis, Keys, PollScheduler | None]:
+    """The Redis URL and client and, for a polling role, the runtime and its scheduler.
 
     Either way the configured notifiers' groups are created before anything is emitted or
     read, so an event emitted now reaches every notifier later."""
-    url = redis_url(config)
+    try:
+        url = redis_url(config)
+    except EmbeddedRedisError as error:
+        raise StartError(f"the embedded Redis server cannot start: {error}") from None
     await _reachable(url)
     if polls(role):
         runtime = await stack.enter_async_context(open_runtime(config))
@@ -176,12 +180,12 @@ async def _ingestion(
             on_report=metrics.poll,
         )
         stack.callback(scheduler.shutdown)
-        return runtime.client, runtime.keys, scheduler
+        return url, runtime.client, runtime.keys, scheduler
     client = aioredis.Redis.from_url(url)
     stack.push_async_callback(client.aclose)
     keys = Keys(config.redis.prefix)
     await prepare_groups(client, keys, [n.name for n in config.notifiers])
-    return client, keys, None
+    return url, client, keys, None
 
 
 async def _notifiers(
@@ -243,7 +247,7 @@ async def _until_stopped(stop: asyncio.Event, tasks: Sequence[asyncio.Task[None]
         if not stopper.done():
             stopper.cancel()
     for task in done:
-        if task is stopper:
+        if task is stopper or stop.is_set():  # parts end by themselves once stop is set
             continue
         error = task.exception() if not task.cancelled() else None
         log.error("monitor.part_ended", part=task.get_name(), error=repr(error))

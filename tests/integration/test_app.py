@@ -160,3 +160,14 @@ def test_a_new_advisory_is_delivered_then_the_daemon_stops_within_its_grace(
     assert "advisory.new" in out and "Security Alert - U.S. Embassy Moscow" in out
     assert took < polled.service.grace + 2.0  # nothing in flight: the stop is prompt
     assert http_server.requests("/feed.xml") >= 1
+
+
+def test_an_embedded_server_that_cannot_start_is_a_start_error(
+    config: Config, tmp_path: Path
+) -> None:
+    # A Unix socket path longer than the kernel allows: the server cannot listen there.
+    deep = tmp_path / ("d" * 120)
+    embedded = replace(config, redis=replace(config.redis, url=None, data_dir=str(deep)))
+    with pytest.raises(app.StartError) as caught:
+        asyncio.run(run_until(embedded, "deliver"))
+    assert str(caught.value).startswith("the embedded Redis server cannot start:")
