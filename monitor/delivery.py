@@ -570,12 +570,24 @@ class _Worker:
 
     async def _touch(self, entries: Sequence[Entry]) -> None:
         pending = [e.stream_id for e in entries if e.origin != "retry"]
-        leased = [e.stream_id for e in entries if e.origin == "retry"]
+        leased = {e.stream_id: e.lease_ms for e in entries if e.origin == "retry"}
         lease_until = _ms(self.engine.clock() + self.claim_idle)
         try:
-            await self.store.touch(self.engine.consumer, pending, leased, lease_until)
+            ours, extended = await self.store.touch(
+                self.engine.consumer, pending, leased, lease_until
+            )
         except (RedisError, OSError) as error:
             log.warning("delivery.touch_failed", notifier=self.name, error=str(error))
+            return
+        for entry in entries:
+            if entry.stream_id in extended:
+                entry.lease_ms = lease_until
+        taken = len(pending) - len(ours) + len(leased) - len(extended)
+        if taken:
+            # This process stalled past the claim time and another consumer took these over;
+            # they are not taken back. Whoever finishes first acknowledges; a receiver may see
+            # the same event id twice.
+            log.warning("delivery.taken_over", notifier=self.name, entries=taken)
 
     # --- outcomes -----------------------------------------------------------------------------
 

@@ -47,6 +47,7 @@ def _script(name: str) -> str:
 
 RETRY_TAKE: Final = _script("retry_take")
 CONSUMERS_FORGET: Final = _script("consumers_forget")
+TOUCH: Final = _script("touch")
 
 
 # --- stream ids -------------------------------------------------------------------------------
@@ -138,12 +139,14 @@ async def prepare_groups(redis: aioredis.Redis, keys: Keys, names: Iterable[str]
 class Entry:
     """One stream entry on its way to a notifier. ``fields`` are the stream entry's, as Redis
     answered them (bytes, or text for a replayed copy), empty when the entry no longer exists;
-    ``attempts``: failed attempts before this one."""
+    ``attempts``: failed attempts before this one; ``lease_ms``: for a retry, the lease end
+    this consumer last wrote as its score (how it tells the retry is still its own)."""
 
     stream_id: str
     fields: Mapping[Any, Any]
     origin: Origin
     attempts: int = 0
+    lease_ms: int = 0
 
     def strings(self) -> dict[str, str]:
         """The fields as text (for a dead letter's copy)."""
@@ -203,6 +206,7 @@ class GroupStore:
         self.stream = keys.events
         self._take = redis.register_script(RETRY_TAKE)
         self._forget = redis.register_script(CONSUMERS_FORGET)
+        self._touch = redis.register_script(TOUCH)
         self._retry_keys = [
             keys.retries(group),
             keys.events,
@@ -258,23 +262,27 @@ class GroupStore:
             if replay:  # a replayed dead letter: its copy, whatever the stream still holds
                 fields = _json_fields(replay) or fields
             attempts = text(raw_attempts)
-            out.append(
-                Entry(text(raw_id), fields, "retry", int(attempts) if attempts.isdigit() else 0)
-            )
+            count = int(attempts) if attempts.isdigit() else 0
+            out.append(Entry(text(raw_id), fields, "retry", count, lease_until_ms))
         return out, following
 
-    async def touch(self, consumer: str, pending: Sequence[str], retries: Sequence[str],
-                    lease_until_ms: int) -> None:  # fmt: skip
-        """Tell other consumers these are still being worked on: reset the idle time of the
-        pending ones (``XCLAIM … JUSTID`` to ourselves) and extend the retries' lease."""
-        pipe = self.redis.pipeline(transaction=False)
-        if pending:
-            pipe.xclaim(self.stream, self.group, consumer, 0, list(pending), justid=True)
-        if retries:
-            pipe.zadd(self.keys.retries(self.group), dict.fromkeys(retries, lease_until_ms),
-                      xx=True)  # fmt: skip
-        if pending or retries:
-            await pipe.execute(raise_on_error=False)
+    async def touch(
+        self, consumer: str, pending: Sequence[str], retries: Mapping[str, int], lease_until_ms: int
+    ) -> tuple[set[str], set[str]]:
+        """Tell other consumers these are still being worked on (``touch.lua``): reset the
+        idle time of the pending ones this consumer still owns, and extend the lease of the
+        retries (stream id -> the lease end this consumer last set) that are still its own.
+        Answers the ids of each kind that are still ours; the rest were taken over."""
+        if not pending and not retries:
+            return set(), set()
+        args: list[str | int] = [self.group, consumer, lease_until_ms, len(pending), *pending]
+        for stream_id, lease in retries.items():
+            args += [stream_id, lease]
+        reply: list[Any] = await self._touch(
+            keys=[self.stream, self.keys.retries(self.group)], args=args
+        )
+        ours, extended = reply if reply else ([], [])
+        return {text(i) for i in ours}, {text(i) for i in extended}
 
     async def settle(self, outcome: Settlement) -> None:
         """Write a batch's outcome in one transaction (see :class:`Settlement`)."""
