@@ -124,15 +124,30 @@ class Poller:
         except Exception as exc:  # Redis down: report, never raise
             return PollReport(source.id, "store_error", error=_one_line(exc),
                               duration=time.monotonic() - started)  # fmt: skip
+        # A poll can outlast its interval (a slow server, a first poll warming the worker
+        # pool): the lease is renewed while it runs, and once more at its end so the next
+        # interval counts from there, so no other process polls the source meanwhile.
+        keeper = asyncio.create_task(self._keep_lease(source.id, ttl_ms)) if hold_lease else None
         try:
             report = await self._poll(source)
         except Exception as exc:
             report = PollReport(source.id, "store_error", error=_one_line(exc))
         finally:
-            if not hold_lease:
-                with contextlib.suppress(Exception):  # the lease expires by itself
+            if keeper is not None:
+                keeper.cancel()
+                await asyncio.gather(keeper, return_exceptions=True)
+            with contextlib.suppress(Exception):  # otherwise the lease expires by itself
+                if hold_lease:
+                    await self.store.renew_lease(source.id, self.owner, ttl_ms)
+                else:
                     await self.store.release_lease(source.id, self.owner)
         return replace(report, duration=time.monotonic() - started)
+
+    async def _keep_lease(self, source_id: str, ttl_ms: int) -> None:
+        while True:
+            await asyncio.sleep(ttl_ms / 2000)
+            with contextlib.suppress(Exception):  # Redis away: the poll reports it anyway
+                await self.store.renew_lease(source_id, self.owner, ttl_ms)
 
     async def _take_lease(self, source_id: str, ttl_ms: int, *, renew: bool) -> bool:
         if await self.store.acquire_lease(source_id, self.owner, ttl_ms):

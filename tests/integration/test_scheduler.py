@@ -177,3 +177,24 @@ def test_drain_returns_at_once_when_no_poll_runs(redis_url: str, prefix: str) ->
             return await scheduler.drain(30.0)
 
     assert asyncio.run(run()) == 0
+
+
+def test_a_poll_that_outlasts_its_interval_keeps_its_lease_while_it_runs(
+    http_server: Any, redis_url: str, prefix: str
+) -> None:
+    http_server.trickle("/slow.xml", every=0.5)  # held open until the 3 s fetch deadline
+    config = config_for(redis_url, prefix, Source("slow", http_server.url("/slow.xml"),
+                                                  interval=1.0))  # fmt: skip
+    source = config.sources[0]
+
+    async def run() -> tuple[str, str]:
+        async with open_runtime(config) as one, open_runtime(config) as two:
+            one.poller.owner, two.poller.owner = "process-1", "process-2"
+            first = asyncio.create_task(one.poller.poll(source, hold_lease=True))
+            await asyncio.sleep(1.8)  # past the interval: the lease alone would have expired
+            second = await two.poller.poll(source, hold_lease=True)
+            return (await first).outcome, second.outcome
+
+    first, second = asyncio.run(run())
+    assert (first, second) == ("timeout", "leased")
+    assert http_server.requests("/slow.xml") == 1
