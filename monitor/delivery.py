@@ -273,6 +273,18 @@ class _Failed:
     error: DeliveryError
 
 
+@dataclass(frozen=True, slots=True)
+class _Skipped:
+    """An entry not attempted: filtered out, or held for a digest."""
+
+    held: bool
+
+
+_FILTERED: Final = _Skipped(held=False)
+_HELD: Final = _Skipped(held=True)
+Result = _Sent | _Failed | _Skipped
+
+
 class _Worker:
     """One notifier's loop over its consumer group."""
 
@@ -404,31 +416,14 @@ class _Worker:
         started = time.monotonic()
         report = Report(self.name, entries=len(entries))
         outcome = Settlement()
-        to_send: list[tuple[Entry, dict[str, Any]]] = []
+        present: list[Entry] = []
         for entry in entries:
-            if not entry.fields:
-                self._lost(entry, outcome, report)
-                continue
-            event: dict[str, Any] = events.decode_entry(entry.fields)
-            event["stream_id"] = entry.stream_id
-            try:
-                wanted = self.notifier.wants(event)
-            except Exception as error:  # a filter bug: the operator must see the event
-                log.exception("delivery.filter_failed", notifier=self.name)
-                failure = DeliveryError(f"filter failed: {type(error).__name__}: {error}",
-                                        retryable=False)  # fmt: skip
-                self._failed(entry, failure, outcome, report)
-                continue
-            if not wanted:
-                self._done(entry, outcome)
-                report.filtered += 1
-            elif self.buffer is not None:
-                self._hold(entry, event)
-                report.held += 1
+            if entry.fields:
+                present.append(entry)
             else:
-                to_send.append((entry, event))
-        if to_send:
-            await self._send_all(to_send, outcome, report)
+                self._lost(entry, outcome, report)
+        if present:
+            await self._send_all(present, outcome, report)
         await self.store.settle(outcome)
         report.duration = time.monotonic() - started
         return report
@@ -438,21 +433,24 @@ class _Worker:
         due = due_ms / 1000
         self.next_due = due if self.next_due is None else min(self.next_due, due)
 
-    async def _send_all(
-        self, batch: Sequence[tuple[Entry, dict[str, Any]]], outcome: Settlement, report: Report
-    ) -> None:
+    async def _send_all(self, batch: Sequence[Entry], outcome: Settlement, report: Report) -> None:
         """Deliver with at most ``concurrency`` attempts in flight; settle what finished every
         ``FLUSH_EVERY`` seconds (so a crash mid-batch repeats little), the rest when the batch
         is done (see :meth:`process`).
 
         ``concurrency`` runners take the batch's entries in turn, so a notifier that answers at
-        once costs a coroutine call per event, not a task. Once ``stop`` is set the batch has
-        ``grace`` seconds; what is unfinished then is cancelled and handed back.
+        once costs a coroutine call per event, not a task; the first runner starts alone and the
+        others only once one of its attempts had to wait. Each entry is decoded by the runner
+        that takes it (:meth:`_deliver`), so an event lives only while it is being delivered:
+        a batch of decoded advisories held until the last was sent would outlive the garbage
+        collector's young generation and make it scan the whole heap, batch after batch. Once
+        ``stop`` is set the batch has ``grace`` seconds; what is unfinished then is cancelled
+        and handed back.
         """
-        results: list[_Sent | _Failed | None] = [None] * len(batch)
+        results: list[Result | None] = [None] * len(batch)
         finished: list[int] = []
         turns = iter(range(len(batch)))
-        in_flight = {entry.stream_id: entry for entry, _ in batch}
+        in_flight = {entry.stream_id: entry for entry in batch}
         current: dict[int, tuple[int, float]] = {}  # runner -> (entry, when its attempt began)
         expired: set[int] = set()
 
@@ -460,32 +458,38 @@ class _Worker:
             for i in turns:  # one iterator shared by every runner: each entry is taken once
                 current[me] = (i, time.monotonic())
                 try:
-                    results[i] = await self._attempt(batch[i][1])
+                    results[i] = await self._deliver(batch[i])
                 except asyncio.CancelledError:
                     if i not in expired:  # a stop, not the deadline
                         raise
                     asyncio.current_task().uncancel()  # type: ignore[union-attr]
                     detail = f"no answer within {self.deadline:g}s"
                     results[i] = _Failed(DeliveryError(detail, retryable=True))
+                except Exception as error:  # decoding or holding failed: retried, then dead
+                    log.exception("delivery.deliver_failed", notifier=self.name)
+                    detail = f"internal error: {type(error).__name__}: {error}"
+                    results[i] = _Failed(DeliveryError(detail, retryable=True))
                 finally:
                     del current[me]
                 finished.append(i)
 
-        count = min(max(1, self.channel.settings.concurrency), len(batch))
-        tasks = [asyncio.create_task(runner(me)) for me in range(count)]
-        runners = set(tasks)
-        stopper = asyncio.create_task(self.engine.stop.wait())
+        tasks = [asyncio.create_task(runner(0))]
         flushed = time.monotonic()
         deadline: float | None = None
         try:
             async with self._heartbeat(in_flight):
+                await asyncio.sleep(0)  # the first runner goes on until an attempt has to wait
+                if not tasks[0].done():  # then the others start: concurrency is needed
+                    count = min(max(1, self.channel.settings.concurrency), len(batch))
+                    tasks += [asyncio.create_task(runner(me)) for me in range(1, count)]
                 while True:
+                    now = self.engine.clock()
                     for i in finished:
-                        entry = batch[i][0]
+                        entry = batch[i]
                         del in_flight[entry.stream_id]
-                        self._record(entry, results[i], outcome, report)
+                        self._record(entry, results[i], outcome, report, now)
                     finished.clear()
-                    runners = {r for r in runners if not r.done()}
+                    runners = [task for task in tasks if not task.done()]
                     if not runners:
                         break
                     if outcome and time.monotonic() - flushed >= FLUSH_EVERY:
@@ -493,28 +497,27 @@ class _Worker:
                         flushed = time.monotonic()
                         continue
                     self._expire(current, expired, tasks)
-                    if deadline is None and stopper.done():
+                    if deadline is None and self.engine.stop.is_set():
                         deadline = time.monotonic() + self.opts.grace
                     wait = FLUSH_EVERY if deadline is None else deadline - time.monotonic()
                     if wait <= 0:
                         break
-                    watched = runners if stopper.done() else {*runners, stopper}
                     await asyncio.wait(
-                        watched, timeout=min(wait, FLUSH_EVERY), return_when=FIRST_COMPLETED
+                        runners, timeout=min(wait, FLUSH_EVERY), return_when=FIRST_COMPLETED
                     )
         finally:
-            stopper.cancel()
-            for task in runners:
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(stopper, *runners, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
+        now = self.engine.clock()
         for i in finished:  # finished while the runners were being stopped
-            self._record(batch[i][0], results[i], outcome, report)
-        now = _ms(self.engine.clock())
+            self._record(batch[i], results[i], outcome, report, now)
+        due = _ms(now)
         for i, result in enumerate(results):  # stopped before they finished: hand them back
             if result is None:
-                outcome.hand_back.append((batch[i][0].stream_id, now))
+                outcome.hand_back.append((batch[i].stream_id, due))
                 report.handed_back += 1
-                self._expect(now)
+                self._expect(due)
 
     def _expire(self, current: Mapping[int, tuple[int, float]], expired: set[int],
                 tasks: Sequence[asyncio.Task[None]]) -> None:  # fmt: skip
@@ -527,16 +530,39 @@ class _Worker:
                 expired.add(i)
                 tasks[me].cancel()
 
-    def _record(self, entry: Entry, result: _Sent | _Failed | None, outcome: Settlement,
-                report: Report) -> None:  # fmt: skip
+    def _record(self, entry: Entry, result: Result | None, outcome: Settlement, report: Report,
+                now: float) -> None:  # fmt: skip
+        """Note one entry's result in the batch's outcome; ``now``: when it was seen done."""
         if result is None:
             return
         if isinstance(result, _Sent):
             self._done(entry, outcome)
             report.delivered += 1
-            report.latencies.append(self.engine.clock() - _stream_seconds(entry.stream_id))
-        else:
+            report.latencies.append(now - _stream_seconds(entry.stream_id))
+        elif isinstance(result, _Failed):
             self._failed(entry, result.error, outcome, report)
+        elif result.held:
+            report.held += 1  # stays pending until its digest is sent
+        else:
+            self._done(entry, outcome)
+            report.filtered += 1
+
+    async def _deliver(self, entry: Entry) -> Result:
+        """Decode the entry, ask the notifier's filter, then hold it for a digest or send it."""
+        event: dict[str, Any] = events.decode_entry(entry.fields)
+        event["stream_id"] = entry.stream_id
+        try:
+            wanted = self.notifier.wants(event)
+        except Exception as error:  # a filter bug: the operator must see the event
+            log.exception("delivery.filter_failed", notifier=self.name)
+            detail = f"filter failed: {type(error).__name__}: {error}"
+            return _Failed(DeliveryError(detail, retryable=False))
+        if not wanted:
+            return _FILTERED
+        if self.buffer is not None:
+            self._hold(entry, event)
+            return _HELD
+        return await self._attempt(event)
 
     async def _attempt(self, event: Event) -> _Sent | _Failed:
         try:
@@ -554,19 +580,28 @@ class _Worker:
     @contextlib.asynccontextmanager
     async def _heartbeat(self, entries: Mapping[str, Entry]) -> AsyncIterator[None]:
         """Keep the entries (those still in ``entries``) from looking abandoned to other
-        consumers while the block runs."""
+        consumers while the block runs.
+
+        The beating task starts from a timer when the block has run a third of the claim
+        time: most batches finish long before, and then cost a timer, not a task."""
+        every = self.claim_idle / 3
 
         async def beat() -> None:
             while True:
-                await asyncio.sleep(self.claim_idle / 3)
                 await self._touch(list(entries.values()))
+                await asyncio.sleep(every)
 
-        beating = asyncio.create_task(beat())
+        beating: list[asyncio.Task[None]] = []
+        timer = asyncio.get_running_loop().call_later(
+            every, lambda: beating.append(asyncio.create_task(beat()))
+        )
         try:
             yield
         finally:
-            beating.cancel()
-            await asyncio.gather(beating, return_exceptions=True)
+            timer.cancel()
+            for task in beating:
+                task.cancel()
+            await asyncio.gather(*beating, return_exceptions=True)
 
     async def _touch(self, entries: Sequence[Entry]) -> None:
         pending = [e.stream_id for e in entries if e.origin != "retry"]
