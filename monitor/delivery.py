@@ -8,7 +8,9 @@ failing notifier never delays another. A worker's cycle:
 2. now and then take over entries that a **dead consumer** left pending (``XAUTOCLAIM`` with a
    minimum idle time longer than a delivery attempt, :func:`monitor.retry.claim_idle`);
 3. fill the batch with **new entries** (``XREADGROUP … COUNT 100 BLOCK``), blocking only when
-   there is nothing else to do and never past the next retry's due time;
+   there is nothing else to do and never past the next retry's due time; under a backlog (the
+   last read was full) the next batch is read while this one is delivered, so Redis answers
+   while Python works;
 4. deliver the batch concurrently (up to the notifier's ``concurrency``), an attempt bounded by
    the notifier's ``timeout``; while the batch runs, the entries are touched so no other
    consumer takes them over (``XCLAIM … JUSTID``, the retries' lease extended);
@@ -23,7 +25,8 @@ Redis error pauses the worker with a growing back-off, never ends it.
 
 Stopping: the ``stop`` event ends reading; a batch in flight gets ``grace`` seconds to finish,
 then its unfinished deliveries are cancelled and **handed back** (into the retry set, due now,
-attempts unchanged), so the next engine takes them at once instead of waiting for them to idle.
+attempts unchanged), as are entries read ahead for the next batch, so the next engine takes them
+at once instead of waiting for them to idle.
 
 Digest notifiers (an email notifier with ``digest``) hold each wanted event in a
 :class:`~monitor.notifiers.email.DigestBuffer` and leave it pending in the group until the digest
@@ -305,6 +308,7 @@ class _Worker:
         self.next_due: float | None = None  # the earliest retry known to be waiting
         self.next_take = 0.0  # look at the retry set by then anyway (another process adds)
         self.busy = False  # the last read filled its batch
+        self.ahead: asyncio.Task[list[Entry]] | None = None  # the next read, while a batch runs
         self.last_seen: str | None = None
         digest = _digest_of(self.notifier)
         self.buffer = digest[0] if digest else None
@@ -322,6 +326,14 @@ class _Worker:
         return self.engine.options
 
     async def run(self) -> None:
+        try:
+            await self._loop()
+            await self._release_ahead()
+            await self._release_held()
+        finally:
+            self._drop_ahead()  # cancelled: what was read ahead waits out the claim time
+
+    async def _loop(self) -> None:
         pause = 0.1
         while not self.engine.stop.is_set():
             try:
@@ -341,7 +353,6 @@ class _Worker:
                 log.exception("delivery.cycle_failed", notifier=self.name)
             await self._pause(pause)
             pause = min(pause * 2, MAX_PAUSE)
-        await self._release_held()
 
     async def _recreate(self) -> bool:
         try:
@@ -349,6 +360,7 @@ class _Worker:
         except (RedisError, OSError) as error:
             log.warning("delivery.redis_error", notifier=self.name, error=str(error))
             return False
+        self._drop_ahead()  # read from the lost group: the new one delivers them again
         self.cursor = "0-0"
         self.next_due = None
         self.next_take = 0.0
@@ -382,20 +394,58 @@ class _Worker:
             wrapped = self.cursor in ("0-0", "0")
             self.next_reclaim = time.monotonic() + (self.claim_idle / 2 if wrapped else 0.0)
         new: list[Entry] = []
-        if len(entries) < batch:
+        if self.ahead is not None:
+            ahead, self.ahead = self.ahead, None
+            new = await ahead  # its error is this cycle's (NOGROUP: the group is recreated)
+            self.busy = len(new) == batch
+        elif len(entries) < batch:
             # After a full read more is likely waiting: ask without BLOCK (cheaper, and it
             # answers at once); block only when the stream looked drained.
             block = None if entries or self.busy else self._block_ms(now)
             new = await self.store.read_new(self.engine.consumer, batch - len(entries), block)
             self.busy = len(new) == batch - len(entries)
-            entries += new
-            if new:
-                self.last_seen = new[-1].stream_id
+        entries += new
+        if new:
+            self.last_seen = new[-1].stream_id
         if entries:
+            if self.busy and self.buffer is None and not self.engine.stop.is_set():
+                self._read_ahead(batch)
             report = await self.process(entries)
             report.new, report.reclaimed, report.retries = len(new), len(claimed), len(due)
             self._log(report)
         await self._digest_upkeep(flush=self.until_idle and not entries)
+
+    def _read_ahead(self, count: int) -> None:
+        """Read the next batch while this one is delivered, so Redis answers while Python works
+        (a backlog only: the last read was full). The entries are pending for this consumer
+        from now on, so the batch's heartbeat touches them too (:meth:`_heartbeat`); a stop
+        hands them back (:meth:`_release_ahead`)."""
+        self.ahead = asyncio.create_task(self.store.read_new(self.engine.consumer, count, None))
+
+    def _waiting_ahead(self) -> list[Entry]:
+        """The entries read ahead, once the read answered (none before, or after a failure)."""
+        ahead = self.ahead
+        if ahead is None or not ahead.done() or ahead.cancelled() or ahead.exception():
+            return []
+        return ahead.result()
+
+    def _drop_ahead(self) -> None:
+        ahead, self.ahead = self.ahead, None
+        if ahead is not None and not ahead.done():
+            ahead.cancel()
+
+    async def _release_ahead(self) -> None:
+        """At stop: entries read ahead go back to the group, due now, as a stopped batch's do
+        (see :meth:`_send_all`), so the next engine takes them at once."""
+        ahead, self.ahead = self.ahead, None
+        if ahead is None:
+            return
+        try:
+            entries = await ahead
+            now = _ms(self.engine.clock())
+            await self.store.settle(Settlement(hand_back=[(e.stream_id, now) for e in entries]))
+        except (RedisError, OSError) as error:  # they stay pending: reclaimed after a while
+            log.warning("delivery.redis_error", notifier=self.name, error=str(error))
 
     def _block_ms(self, now: float) -> int | None:
         """How long the read may wait: up to ``block``, never past the next due retry, the
@@ -548,7 +598,9 @@ class _Worker:
             report.filtered += 1
 
     async def _deliver(self, entry: Entry) -> Result:
-        """Decode the entry, ask the notifier's filter, then hold it for a digest or send it."""
+        """Decode the entry, ask the notifier's filter, then hold it for a digest or send it;
+        every failure comes back as a :class:`_Failed` (one coroutine per event: a notifier
+        that answers at once makes this the engine's inner loop)."""
         event: dict[str, Any] = events.decode_entry(entry.fields)
         event["stream_id"] = entry.stream_id
         try:
@@ -562,9 +614,6 @@ class _Worker:
         if self.buffer is not None:
             self._hold(entry, event)
             return _HELD
-        return await self._attempt(event)
-
-    async def _attempt(self, event: Event) -> _Sent | _Failed:
         try:
             return _Sent(await self.notifier.send(event))
         except DeliveryError as error:
@@ -579,8 +628,8 @@ class _Worker:
 
     @contextlib.asynccontextmanager
     async def _heartbeat(self, entries: Mapping[str, Entry]) -> AsyncIterator[None]:
-        """Keep the entries (those still in ``entries``) from looking abandoned to other
-        consumers while the block runs.
+        """Keep the entries (those still in ``entries``, and those read ahead for the next
+        batch) from looking abandoned to other consumers while the block runs.
 
         The beating task starts from a timer when the block has run a third of the claim
         time: most batches finish long before, and then cost a timer, not a task."""
@@ -588,7 +637,7 @@ class _Worker:
 
         async def beat() -> None:
             while True:
-                await self._touch(list(entries.values()))
+                await self._touch([*entries.values(), *self._waiting_ahead()])
                 await asyncio.sleep(every)
 
         beating: list[asyncio.Task[None]] = []
