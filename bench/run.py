@@ -5,11 +5,11 @@ python -m bench.run --only poll          # one section; the file keeps the other
 python -m bench.run --no-write           # print only
 
 Sections: ``normaliser`` (bench/normaliser.py), ``fetch`` (bench/fetch.py), ``store``
-(bench/store.py) and ``poll`` (bench/poll.py). Each section of the file carries its figures,
-its targets with a met/missed verdict each, when it was measured and on what machine. Each
-runs in a fresh interpreter, as the monitor does: what one section leaves in memory (the
-normaliser's gazetteer and memo: 100,000 objects) would otherwise lengthen the garbage
-collections the next one measures.
+(bench/store.py), ``poll`` (bench/poll.py) and ``delivery`` (bench/delivery.py). Each section
+of the file carries its figures, its targets with a met/missed verdict each, when it was
+measured and on what machine. Each runs in a fresh interpreter, as the monitor does: what one
+section leaves in memory (the normaliser's gazetteer and memo: 100,000 objects) would otherwise
+lengthen the garbage collections the next one measures.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 DOC = Path(__file__).parents[1] / "docs" / "benchmarks.md"
-SECTIONS = ("normaliser", "fetch", "store", "poll")
+SECTIONS = ("normaliser", "fetch", "store", "poll", "delivery")
 TARGET_ITEMS_PER_SECOND = 2000
 _BLOCK = re.compile(r"<!-- bench:(\w+) -->\n.*?<!-- /bench:\1 -->\n", re.DOTALL)
 
@@ -132,11 +132,18 @@ def poll_section() -> str:
     return poll.markdown(poll.run())
 
 
+def delivery_section() -> str:
+    from bench import delivery
+
+    return delivery.markdown(delivery.run())
+
+
 RUNNERS: dict[str, Callable[[], str]] = {
     "normaliser": normaliser_section,
     "fetch": fetch_section,
     "store": store_section,
     "poll": poll_section,
+    "delivery": delivery_section,
 }
 
 
@@ -166,7 +173,7 @@ def render(sections: dict[str, str], previous: str, host: str) -> str:
     parts = [
         "# Benchmarks",
         "",
-        "Written by `python -m bench.run` (`--only normaliser|fetch|store|poll` runs one "
+        "Written by `python -m bench.run` (`--only normaliser|fetch|store|poll|delivery` runs one "
         "section and keeps the others), each section in a fresh interpreter. These machines "
         "are shared and noisy: compare the figures of one run with each other, not runs of "
         "different days. Each section says when and where it was measured.",
