@@ -42,11 +42,8 @@ import contextlib
 import io
 import json
 import multiprocessing
-import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
@@ -56,10 +53,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import redis
 import redis.asyncio as aioredis
 
 from bench.receiver import Receiver
+from bench.redis_target import delete_prefix, redis_server
 from monitor import events
 from monitor.config import NotifierConfig
 from monitor.delivery import Channel, DeliveryEngine, Report
@@ -68,9 +65,7 @@ from monitor.keys import Keys
 from monitor.logging import configure
 from monitor.notifiers.base import Event
 from monitor.notifiers.webhook import WebhookNotifier, build_request
-from monitor.redis_server import ensure_embedded, stop_embedded
 
-LOCAL_REDIS = "redis://127.0.0.1:6379/13"
 EXAMPLES = Path(__file__).parents[1] / "tests" / "fixtures" / "examples"
 NOW = datetime(2024, 3, 8, 12, 0, tzinfo=UTC)
 BATCH = 100
@@ -451,7 +446,7 @@ def run(n: int = 20_000, *, webhook_n: int = 3_000, latency_n: int = 400, rate: 
     """Figures of one run (see the module docstring); the no-op runs are short (a quarter of
     a second), so they are repeated more often than the others."""
     configure(level="info", json=True)
-    with redis_server() as (url, chosen):
+    with redis_server(13) as (url, chosen):
         prefix = f"bench-delivery-{uuid.uuid4().hex[:8]}:"
         try:
             fill_stream(url, prefix, n)
@@ -459,7 +454,7 @@ def run(n: int = 20_000, *, webhook_n: int = 3_000, latency_n: int = 400, rate: 
                 _measure(url, Keys(prefix), n, webhook_n, latency_n, rate, repeats, noop_repeats)
             )
         finally:
-            _delete_prefix(url, prefix)
+            delete_prefix(url, prefix)
     result.update(redis_chosen=chosen, n=n, webhook_n=webhook_n, latency_n=latency_n,
                   rate=rate, repeats=repeats, noop_repeats=noop_repeats)  # fmt: skip
     return result
@@ -491,44 +486,6 @@ async def _measure(url: str, keys: Keys, n: int, webhook_n: int, latency_n: int,
         print(line, file=sys.stderr)
     result["warnings"] = len(warnings)
     return result
-
-
-@contextlib.contextmanager
-def redis_server() -> Iterator[tuple[str, str]]:
-    """The server to measure against and how it was chosen."""
-    configured = os.environ.get("MONITOR_BENCH_REDIS_URL")
-    if configured:
-        yield configured, "MONITOR_BENCH_REDIS_URL"
-        return
-    if _answers(LOCAL_REDIS):
-        yield LOCAL_REDIS, "local server, db 13"
-        return
-    data_dir = tempfile.mkdtemp(prefix="monitor-bench-")
-    try:
-        yield ensure_embedded(data_dir), "embedded server"
-    finally:
-        stop_embedded(data_dir)
-        shutil.rmtree(data_dir, ignore_errors=True)
-
-
-def _answers(url: str) -> bool:
-    client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
-    try:
-        return bool(client.ping())
-    except (redis.RedisError, OSError):
-        return False
-    finally:
-        client.close()
-
-
-def _delete_prefix(url: str, prefix: str) -> None:
-    client = redis.Redis.from_url(url)
-    try:
-        found = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        for start in range(0, len(found), 1000):
-            client.unlink(*found[start : start + 1000])
-    finally:
-        client.close()
 
 
 # -- the section -----------------------------------------------------------------------------
@@ -607,7 +564,8 @@ def markdown(result: Mapping[str, Any]) -> str:
         "",
         "Per event the engine does what the raw loop does, and decodes the entry (the "
         "advisory's JSON is most of its time), asks the filter, calls the notifier, records "
-        "the outcome and settles the batch in one `MULTI`; under a backlog it reads the next "
+        "the outcome and settles the batch (one `XACK` when all was delivered, else one "
+        "`MULTI` with the retries and dead letters); under a backlog it reads the next "
         "batch while one is delivered. The webhook rows are bound by httpx: its connection "
         "pool's bookkeeping grows with the connections in flight (encode/httpcore#1035), so "
         f"both sides deliver more at {DEFAULT_CONCURRENCY} in flight than at {CONCURRENCY}. "

@@ -40,33 +40,27 @@ from __future__ import annotations
 import asyncio
 import gc
 import multiprocessing
-import os
 import re
-import shutil
-import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from multiprocessing.connection import Connection
 from typing import Any
 
 import feedparser
-import redis
 
 from bench import fetch as fetch_bench
 from bench.normaliser import generate_feed
+from bench.redis_target import delete_prefix, redis_server
 from monitor.config import Config, HttpSettings, PollSettings, RedisSettings, Source
 from monitor.fetch import DEFAULT_LAYOUT, Validators
 from monitor.poller import PollReport
-from monitor.redis_server import ensure_embedded, stop_embedded
 from monitor.runtime import Runtime, open_runtime
 from monitor.store import REDIS_IN_FLIGHT
 from monitor.worker import ParseJob, ParseResult, parse_and_normalise
 
-LOCAL_REDIS = "redis://127.0.0.1:6379/14"
 TARGET_CPU_RATIO = 1.5
 TARGET_THROUGHPUT_RATIO = 0.6
 TARGET_FEED_RATIO = 1.3
@@ -81,49 +75,6 @@ Cycle = Callable[[], Awaitable[None]]
 
 
 # -- Redis ----------------------------------------------------------------------------------
-
-
-@contextmanager
-def redis_server() -> Iterator[tuple[str, str]]:
-    """The server to measure against and how it was chosen."""
-    configured = os.environ.get("MONITOR_BENCH_REDIS_URL")
-    if configured:
-        yield configured, "MONITOR_BENCH_REDIS_URL"
-        return
-    if _answers(LOCAL_REDIS):
-        yield LOCAL_REDIS, "local server, db 14"
-        return
-    data_dir = tempfile.mkdtemp(prefix="monitor-bench-")
-    try:
-        yield ensure_embedded(data_dir), "embedded server"
-    finally:
-        stop_embedded(data_dir)
-        shutil.rmtree(data_dir, ignore_errors=True)
-
-
-def _answers(url: str) -> bool:
-    client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
-    try:
-        return bool(client.ping())
-    except (redis.RedisError, OSError):
-        return False
-    finally:
-        client.close()
-
-
-def _delete_prefix(url: str, prefix: str) -> None:
-    client = redis.Redis.from_url(url)
-    try:
-        batch = []
-        for key in client.scan_iter(match=f"{prefix}*", count=1000):
-            batch.append(key)
-            if len(batch) >= 1000:
-                client.unlink(*batch)
-                batch = []
-        if batch:
-            client.unlink(*batch)
-    finally:
-        client.close()
 
 
 # -- event-loop lag -------------------------------------------------------------------------
@@ -359,7 +310,7 @@ def run(
     per_host = max(n_sources // hosts, 1)
     body = fetch_bench.feed_body()
     prefix = f"bench-poll-{uuid.uuid4().hex[:8]}:"
-    with redis_server() as (url, chosen), _Servers(hosts, per_host, body) as servers:
+    with redis_server(14) as (url, chosen), _Servers(hosts, per_host, body) as servers:
         try:
             config = Config(
                 redis=RedisSettings(url=url, prefix=prefix, stream_maxlen=100_000),
@@ -368,7 +319,7 @@ def run(
             )
             result = asyncio.run(_measure(config, servers, per_host, repeats))
         finally:
-            _delete_prefix(url, prefix)
+            delete_prefix(url, prefix)
     result.update(
         {
             "sources": hosts * per_host,
