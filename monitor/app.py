@@ -102,7 +102,6 @@ async def run(
         tasks: list[asyncio.Task[None]] = []
         groups = [n.name for n in config.notifiers]
         tasks.append(_task(watch(health, client, keys, groups, metrics, stop), "health"))
-        engine: DeliveryEngine | None = None
         if notifiers:
             engine = DeliveryEngine(
                 client,

@@ -165,6 +165,12 @@ def test_run_refuses_an_invalid_configuration_before_starting(run: Run, tmp_path
     assert "service.health_port" in err
 
 
+def test_the_cli_offers_exactly_the_daemons_roles() -> None:
+    from monitor import app, cli_service  # the CLI keeps its own copy to start fast
+
+    assert cli_service.ROLES == app.ROLES
+
+
 def test_run_accepts_only_the_three_roles(run: Run) -> None:
     status, _, err = run("run", "--role", "everything")
     assert status == 2
