@@ -151,6 +151,8 @@ class Report:
     handed_back: int = 0
     lost: int = 0
     duration: float = 0.0
+    first_id: str | None = None  # the batch's first and last stream ids, as read
+    last_id: str | None = None
     dead_ids: list[str] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)  # seconds from XADD to delivered
 
@@ -465,6 +467,8 @@ class _Worker:
     async def process(self, entries: Sequence[Entry]) -> Report:
         started = time.monotonic()
         report = Report(self.name, entries=len(entries))
+        if entries:
+            report.first_id, report.last_id = entries[0].stream_id, entries[-1].stream_id
         outcome = Settlement()
         present: list[Entry] = []
         for entry in entries:
@@ -726,6 +730,9 @@ class _Worker:
         log.info(
             "delivery.batch",
             notifier=report.notifier,
+            consumer=self.engine.consumer,
+            first_id=report.first_id,
+            last_id=report.last_id,
             entries=report.entries,
             new=report.new,
             reclaimed=report.reclaimed,

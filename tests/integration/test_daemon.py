@@ -296,6 +296,12 @@ def test_sigterm_during_slow_deliveries_exits_0_and_the_next_process_delivers_th
     assert daemon.terminate() == 0  # within 10 s, the grace (5 s) included
     batches = daemon.logs("delivery.batch")
     assert sum(int(b["handed_back"]) for b in batches) > 0  # stopped mid-batch
+    # One line per batch says which notifier and consumer, which entries, how many, how long.
+    first = batches[0]
+    assert first["notifier"] == "hook" and str(first["consumer"]).count(":") == 2
+    oldest = client.xrange(keys.events, count=1)[0][0].decode()
+    assert first["first_id"] == oldest and first["entries"] == 100
+    assert float(first["duration"]) > 0
     assert daemon.logs("monitor.stopped")
     assert len(receiver.deliveries) < 229
 
