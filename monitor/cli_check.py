@@ -11,6 +11,7 @@ Proxies from the environment are ignored: the endpoint is local, and a container
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import sys
 import urllib.error
@@ -89,6 +90,9 @@ def check(url: str, timeout: float) -> tuple[int, str]:
             return _verdict(answer.code, answer.read(MAX_BODY))
     except (urllib.error.URLError, OSError, ValueError) as error:
         return EXIT_UNHEALTHY, f"unreachable: {url}: {_describe(error)}"
+    except http.client.HTTPException as error:  # something answered, but not HTTP
+        detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        return EXIT_UNHEALTHY, f"unhealthy: {url} did not answer in HTTP ({detail})"
 
 
 def _target(args: argparse.Namespace) -> str | None:

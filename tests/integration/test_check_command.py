@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Callable, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,28 @@ def test_a_silent_endpoint_exits_1_after_the_timeout(cli: Run, tmp_path: Path) -
 
     assert status == 1
     assert out.endswith(": no answer in time\n")
+
+
+def test_something_that_does_not_speak_http_exits_1_without_a_traceback(
+    cli: Run, tmp_path: Path
+) -> None:
+    with socket.socket() as other:  # another service on the health port
+        other.bind(("127.0.0.1", 0))
+        other.listen(1)
+
+        def answer() -> None:
+            conn, _ = other.accept()
+            with conn:
+                conn.recv(1024)
+                conn.sendall(b"220 mail.example.org ESMTP ready\r\n")
+
+        thread = threading.Thread(target=answer, daemon=True)
+        thread.start()
+        status, out, err = cli("check", "--config", config(tmp_path, other.getsockname()[1]))
+        thread.join(5)
+
+    assert (status, err) == (1, "")
+    assert "did not answer in HTTP (BadStatusLine" in out
 
 
 def test_an_endpoint_that_is_turned_off_exits_2(cli: Run, tmp_path: Path) -> None:
