@@ -37,7 +37,7 @@ from importlib import metadata, resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from monitor.durations import HINT, format_duration, parse_duration
 from monitor.events import EVENT_TYPES
@@ -557,13 +557,29 @@ def _http_url(value: object) -> str:
     return text
 
 
+_SECRET_QUERY_KEYS = frozenset({"password", "username", "user", "token", "key", "secret"})
+
+
+def _secret_query(query: str) -> bool:
+    return any(name.lower() in _SECRET_QUERY_KEYS for name, _ in parse_qsl(query))
+
+
 def redact_url(url: str) -> str:
-    """The URL with its user and password hidden, so an error message never prints a secret."""
+    """The URL with its user, password and secret query values hidden (redis-py also reads
+    ``?password=``), so an error message or a log line never prints a secret."""
     parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"***@{host}"))
+    if "@" not in parts.netloc and not (parts.query and _secret_query(parts.query)):
+        return url  # as written: unsplitting would turn unix:///path into unix:/path
+    if "@" in parts.netloc:
+        parts = parts._replace(netloc=f"***@{parts.netloc.rpartition('@')[2]}")
+    if parts.query and _secret_query(parts.query):
+        pairs = [(name, "***" if name.lower() in _SECRET_QUERY_KEYS else value)
+                 for name, value in parse_qsl(parts.query, keep_blank_values=True)]  # fmt: skip
+        parts = parts._replace(query=urlencode(pairs, safe="*"))
+    redacted = urlunsplit(parts)
+    if not parts.netloc and url.startswith(f"{parts.scheme}://"):  # unix:///path?...
+        redacted = f"{parts.scheme}://{redacted[len(parts.scheme) + 1 :]}"
+    return redacted
 
 
 def _redis_url(*, from_file: bool) -> Convert:
@@ -578,7 +594,8 @@ def _redis_url(*, from_file: bool) -> Convert:
             problem = _url_problem(text, ("redis", "rediss", "unix"), "redis://host:6379/0")
         if problem is None and parts.scheme != "unix" and not re.fullmatch(r"/?\d*", parts.path):
             problem = f"has path {parts.path!r} (expected a database number, e.g. /0)"
-        if problem is None and from_file and parts.password is not None:
+        secret = parts.password is not None or _secret_query(parts.query)
+        if problem is None and from_file and secret:
             problem = f"holds a password (set {ENV_REDIS_URL} in the environment instead)"
         if problem:
             raise ValueError(f"{redact_url(text)!r} {problem}")

@@ -28,6 +28,7 @@ from monitor.config import (
     load_config,
     packaged_config,
     parse_duration,
+    redact_url,
 )
 from monitor.normalise.api import Format
 
@@ -255,6 +256,29 @@ def test_bad_service_settings_name_the_key(
 ) -> None:
     error = problems_of(write(tmp_path, text), env)
     assert [p.key for p in error.problems] == [key]
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://127.0.0.1:6379/0?password=s3cret", "redis://127.0.0.1:6379/0?password=***"),
+        ("redis://:s3cret@h:6379/0", "redis://***@h:6379/0"),
+        ("rediss://h/0?ssl_cert_reqs=none&username=u&password=s3cret",
+         "rediss://h/0?ssl_cert_reqs=none&username=***&password=***"),
+        ("unix:///var/run/redis.sock?db=2", "unix:///var/run/redis.sock?db=2"),
+        ("unix:///var/run/redis.sock?password=s3cret", "unix:///var/run/redis.sock?password=***"),
+        ("https://example.org/feed.xml?page=2", "https://example.org/feed.xml?page=2"),
+    ],
+)  # fmt: skip
+def test_redacted_urls_keep_their_shape_and_lose_every_secret(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+def test_a_password_in_the_redis_url_query_is_refused_in_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, '[redis]\nurl = "redis://127.0.0.1:6379/0?password=s3cret"\n')
+    error = problems_of(path)
+    assert [p.key for p in error.problems] == ["redis.url"]
+    assert "s3cret" not in str(error) and "holds a password" in str(error)
 
 
 # --- defaults ---------------------------------------------------------------------------------
