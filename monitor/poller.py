@@ -25,6 +25,9 @@ from monitor.worker import Normalised, ParseJob, ParseResult, advisory_items, pa
 Clock = Callable[[], datetime]
 
 
+LEASE_WRITE_TIMEOUT = 0.5  # seconds a poll's last lease write may take
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -136,11 +139,14 @@ class Poller:
             if keeper is not None:
                 keeper.cancel()
                 await asyncio.gather(keeper, return_exceptions=True)
-            with contextlib.suppress(Exception):  # otherwise the lease expires by itself
-                if hold_lease:
-                    await self.store.renew_lease(source.id, self.owner, ttl_ms)
-                else:
-                    await self.store.release_lease(source.id, self.owner)
+            # Bounded: a poll cancelled at a stop must not wait out a Redis that stopped
+            # answering (otherwise the lease expires by itself).
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(LEASE_WRITE_TIMEOUT):
+                    if hold_lease:
+                        await self.store.renew_lease(source.id, self.owner, ttl_ms)
+                    else:
+                        await self.store.release_lease(source.id, self.owner)
         return replace(report, duration=time.monotonic() - started)
 
     async def _keep_lease(self, source_id: str, ttl_ms: int) -> None:

@@ -88,7 +88,8 @@ class PollScheduler:
             _, late = await asyncio.wait(running, timeout=max(grace, 0.0))
         for task in late:
             task.cancel()
-        await asyncio.gather(*late, return_exceptions=True)
+        if late:  # a cancelled poll ends at once, unless cleanup waits on a stuck Redis
+            await asyncio.wait(late, timeout=1.0)
         if late:
             log.warning("poll.cancelled_at_stop", sources=len(late))
         self.shutdown()

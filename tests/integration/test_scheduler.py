@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import redis as redis_sync
@@ -198,3 +201,79 @@ def test_a_poll_that_outlasts_its_interval_keeps_its_lease_while_it_runs(
     first, second = asyncio.run(run())
     assert (first, second) == ("timeout", "leased")
     assert http_server.requests("/slow.xml") == 1
+
+
+class _FreezableProxy:
+    """A TCP proxy in front of the test Redis that can stop forwarding, as in a partition."""
+
+    def __init__(self, target: str) -> None:
+        self.target = urlsplit(target)
+        self.frozen = asyncio.Event()
+        self.server: asyncio.Server | None = None
+        self.writers: list[asyncio.StreamWriter] = []
+
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self.target.scheme == "unix":
+            return await asyncio.open_unix_connection(self.target.path)
+        return await asyncio.open_connection(self.target.hostname, self.target.port or 6379)
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            while data := await reader.read(65536):
+                if self.frozen.is_set():
+                    await asyncio.Event().wait()  # swallow everything from now on
+                writer.write(data)
+                await writer.drain()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.writers.append(writer)
+        with contextlib.suppress(Exception):
+            up_reader, up_writer = await self._connect()
+            self.writers.append(up_writer)
+            await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        port = self.server.sockets[0].getsockname()[1]
+        db = self.target.path.lstrip("/") if self.target.scheme != "unix" else ""
+        query = parse_qs(self.target.query).get("db", [""])[0]
+        return f"redis://127.0.0.1:{port}/{db or query or 0}"
+
+    async def close(self) -> None:
+        for writer in self.writers:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+
+def test_stopping_is_bounded_when_redis_stops_answering_mid_poll(
+    http_server: Any, redis_url: str, prefix: str
+) -> None:
+    http_server.trickle("/slow.xml", every=0.5)
+
+    async def run() -> tuple[int, float]:
+        proxy = _FreezableProxy(redis_url)
+        url = await proxy.start()
+        config = config_for(url, prefix, Source("slow", http_server.url("/slow.xml"),
+                                                interval=60.0))  # fmt: skip
+        try:
+            async with open_runtime(config) as runtime:
+                scheduler = PollScheduler(runtime.poller, runtime.store, config.sources,
+                                          jitter=0.0, max_backoff=60, rand=lambda: 0.0)  # fmt: skip
+                scheduler.start()
+                while not scheduler.running:
+                    await asyncio.sleep(0.02)
+                proxy.frozen.set()  # Redis stops answering while the poll waits on its feed
+                began = time.monotonic()
+                cancelled = await scheduler.drain(0.5)
+                return cancelled, time.monotonic() - began
+        finally:
+            await proxy.close()
+
+    cancelled, took = asyncio.run(run())
+    assert cancelled == 1
+    # grace 0.5 s + the bounded lease write (0.5 s); a client's 5 s socket timeout would show.
+    assert took < 4.0
