@@ -409,6 +409,13 @@ class _Worker:
         entries += new
         if new:
             self.last_seen = new[-1].stream_id
+        if entries and self.engine.stop.is_set():
+            # Stopped while the read waited: hand what came back at once rather than start a
+            # batch that would get a whole grace period of its own.
+            now_ms = _ms(self.engine.clock())
+            await self.store.settle(Settlement(hand_back=[(e.stream_id, now_ms) for e in entries]))
+            self._log(Report(self.name, entries=len(entries), handed_back=len(entries)))
+            return
         if entries:
             if self.busy and self.buffer is None and not self.engine.stop.is_set():
                 self._read_ahead(batch)
@@ -514,7 +521,9 @@ class _Worker:
                 try:
                     results[i] = await self._deliver(batch[i])
                 except asyncio.CancelledError:
-                    if i not in expired:  # a stop, not the deadline
+                    task = asyncio.current_task()
+                    # A stop, not the deadline; or both at once (two cancels, one error).
+                    if i not in expired or (task is not None and task.cancelling() > 1):
                         raise
                     asyncio.current_task().uncancel()  # type: ignore[union-attr]
                     detail = f"no answer within {self.deadline:g}s"

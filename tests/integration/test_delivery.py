@@ -1093,3 +1093,30 @@ def test_an_email_digest_is_sent_once_and_acknowledged_only_after(
     assert len(messages) == 1
     body = messages[0].message.get_body(("plain",))
     assert body is not None and all(f"No. {n}" in body.get_content() for n in range(3))
+
+
+def test_an_event_read_after_stop_is_handed_back_not_delivered_by_the_stopping_engine(
+    redis_url: str, keys: Keys, client: redis.Redis
+) -> None:
+    """Stop lands while the idle read blocks; the entry that wakes the read is handed back
+    at once (a batch started now would get a whole grace period of its own)."""
+    first, second = Recorder("hook"), Recorder("hook")
+    options = EngineOptions(block=2.0, grace=0.5, idle_poll=0.05, trim_every=3600)
+
+    async def scenario() -> None:
+        aclient = aioredis.Redis.from_url(redis_url)
+        engine = DeliveryEngine(aclient, keys, [channel(first)], options=options)
+        await ensure_groups(aclient, keys, engine.names)
+        task = asyncio.create_task(engine.run())
+        await asyncio.sleep(0.5)  # idle: the read is blocking
+        engine.stop.set()
+        await asyncio.to_thread(emit, client, keys, [1])
+        await asyncio.wait_for(task, 10)
+        await aclient.aclose()
+        async with engine_running(redis_url, keys, [channel(second)]):
+            await until(lambda: len(second.sent) == 1)
+
+    run(scenario())
+    assert first.sent == []
+    assert second.ids == ["adv-1:1"]
+    assert run(idle(redis_url, keys, ["hook"]))
