@@ -787,9 +787,10 @@ class _Worker:
         try:
             async with asyncio.timeout(self.deadline):
                 await self.send_digest(drained)
-        except (DeliveryError, TimeoutError) as error:
-            failure = error if isinstance(error, DeliveryError) else DeliveryError(
-                f"no answer within {self.deadline:g}s", retryable=True)  # fmt: skip
+        except Exception as error:  # whatever failed, the drained events must not be lost
+            failure = _digest_failure(error, self.deadline)
+            if not isinstance(error, (DeliveryError, TimeoutError)):
+                log.exception("delivery.digest_failed", notifier=self.name)
             self.digest_failures += 1
             if failure.retryable and self.policy.next_delay(self.digest_failures) is not None:
                 for event in drained:  # the next period tries again with them
@@ -824,6 +825,15 @@ class _Worker:
         except (RedisError, OSError) as error:  # they stay pending: reclaimed after a while
             log.warning("delivery.redis_error", notifier=self.name, error=str(error))
         self.held.clear()
+
+
+def _digest_failure(error: Exception, deadline: float) -> DeliveryError:
+    """A failed digest as a :class:`DeliveryError`: timeouts and notifier bugs are retried."""
+    if isinstance(error, DeliveryError):
+        return error
+    if isinstance(error, TimeoutError):
+        return DeliveryError(f"no answer within {deadline:g}s", retryable=True)
+    return DeliveryError(f"internal error: {type(error).__name__}: {error}", retryable=True)
 
 
 def _ms(seconds: float) -> int:

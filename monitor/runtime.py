@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import secrets
 import socket
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -40,8 +41,9 @@ class Runtime:
 
 
 def owner_id() -> str:
-    """Who holds a lease: host and process, so an operator can tell the holders apart."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """Who holds a lease: host, process and a random tag, so an operator can tell the holders
+    apart, and two containers that share a hostname (both pid 1) are never taken for one."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 def redis_url(config: Config) -> str:

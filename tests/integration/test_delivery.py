@@ -1120,3 +1120,40 @@ def test_an_event_read_after_stop_is_handed_back_not_delivered_by_the_stopping_e
     assert first.sent == []
     assert second.ids == ["adv-1:1"]
     assert run(idle(redis_url, keys, ["hook"]))
+
+
+def test_a_digest_whose_sender_crashes_is_sent_in_the_next_period(
+    redis_url: str, keys: Keys, client: redis.Redis
+) -> None:
+    """A bug in the digest sender (not a DeliveryError) keeps the events for the next period
+    instead of emptying the buffer and holding the entries forever."""
+    email = pytest.importorskip("monitor.notifiers.email")
+    SmtpServer = pytest.importorskip("tests.integration.smtp_server").SmtpServer
+
+    class CrashesOnce(email.EmailNotifier):  # type: ignore[name-defined,misc]
+        crashed = False
+
+        async def send_digest(self, events: Sequence[Event]) -> str:
+            if not self.crashed:
+                self.crashed = True
+                raise RuntimeError("template bug")
+            answer: str = await super().send_digest(events)
+            return answer
+
+    with SmtpServer() as server:
+        config = NotifierConfig(name="mail", kind="email", smtp_url=server.url(),
+                                sender="alerts@example.org", to=("ops@example.org",),
+                                digest=0.5, timeout=2.0, retries=(0.1,))  # fmt: skip
+        notifier = CrashesOnce(config)
+
+        async def scenario() -> None:
+            async with engine_running(redis_url, keys, [Channel(notifier, config)]):
+                emit(client, keys, range(3))
+                await until(lambda: len(server.messages()) == 1, timeout=10)
+                await until(lambda: idle(redis_url, keys, ["mail"]))
+
+        run(scenario())
+        messages = server.messages()
+    assert notifier.crashed and len(messages) == 1
+    body = messages[0].message.get_body(("plain",))
+    assert body is not None and all(f"No. {n}" in body.get_content() for n in range(3))
